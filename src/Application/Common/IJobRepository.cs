@@ -1,0 +1,22 @@
+using CleanRealtime.Domain.Jobs;
+
+namespace CleanRealtime.Application.Common;
+
+public interface IJobRepository
+{
+    Task AddAsync(Job job, CancellationToken cancellationToken);
+
+    Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>Stores a job's current state: its scalar fields, and the frames not stored yet.</summary>
+    Task SaveAsync(JobMemento job, CancellationToken cancellationToken);
+
+    /// <summary>Newest first, without frames. <paramref name="after"/> continues a previous page.</summary>
+    Task<IReadOnlyList<JobMemento>> ListAsync(JobStatus? status, int limit, JobPageCursor? after, CancellationToken cancellationToken);
+
+    /// <summary>Queued and running jobs, oldest first (what a restart must deal with).</summary>
+    Task<IReadOnlyList<Job>> ListUnfinishedAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Where a page of the newest-first job list stopped.</summary>
+public sealed record JobPageCursor(DateTimeOffset CreatedAt, Guid Id);

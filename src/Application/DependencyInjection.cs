@@ -1,0 +1,53 @@
+using System.Reflection;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Jobs.Projection;
+using CleanRealtime.Application.Plugins;
+using FluentValidation;
+using MediatR;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace CleanRealtime.Application;
+
+public static class DependencyInjection
+{
+    public static IServiceCollection AddApplication(this IServiceCollection services)
+    {
+        var assembly = typeof(DependencyInjection).Assembly;
+
+        // MediatR 5.1.0 has no container integration package here: the mediator resolves handlers through ServiceFactory.
+        services.AddTransient<ServiceFactory>(sp => sp.GetService!);
+        services.AddTransient<IMediator, Mediator>();
+        services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
+        foreach (var (contract, implementation) in HandlersIn(assembly))
+        {
+            services.AddTransient(contract, implementation);
+        }
+
+        services.AddValidatorsFromAssembly(assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<PluginCatalog>();
+        services.AddSingleton<LiveJobs>();
+        services.AddSingleton<JobCheckpointer>();
+        services.AddSingleton<Realtime.RealtimeMessages>();
+        services.AddTransient<InspectorService>();
+        services.AddTransient<ToolRunner>();
+        return services;
+    }
+
+    /// <summary>
+    /// Every request and notification handler of the assembly. The job projection is registered first so that,
+    /// for each event, state is recorded before anything is relayed to the outside (MediatR 5 publishes in order).
+    /// </summary>
+    private static IEnumerable<(Type Contract, Type Implementation)> HandlersIn(Assembly assembly) =>
+        from type in assembly.GetTypes()
+        where type is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
+        orderby type == typeof(JobProjection) ? 0 : 1, type.FullName
+        from contract in type.GetInterfaces()
+        where contract.IsGenericType
+              && (contract.GetGenericTypeDefinition() == typeof(IRequestHandler<,>)
+                  || contract.GetGenericTypeDefinition() == typeof(INotificationHandler<>))
+        select (contract, type);
+}

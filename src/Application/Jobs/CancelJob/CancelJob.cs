@@ -1,0 +1,52 @@
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Jobs.Projection;
+using CleanRealtime.Domain.Common;
+using CleanRealtime.Domain.Jobs;
+using MediatR;
+using Microsoft.Extensions.Logging;
+
+namespace CleanRealtime.Application.Jobs.CancelJob;
+
+/// <summary>
+/// Stops a job: a running one before its next frame, a queued one at once. A finished job cannot be cancelled (409).
+/// </summary>
+public sealed record CancelJob(Guid JobId) : IRequest<JobMemento>;
+
+public sealed partial class CancelJobHandler(
+    LiveJobs live, IJobRepository repository, JobCheckpointer checkpointer, TimeProvider time, ILogger<CancelJobHandler> logger)
+    : IRequestHandler<CancelJob, JobMemento>
+{
+    public async Task<JobMemento> Handle(CancelJob request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (live.TryGet(request.JobId, out var running))
+        {
+            live.RequestCancel(request.JobId);
+            LogCancelRequested(request.JobId, "running");
+            return running.Snapshot();
+        }
+
+        var job = await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false)
+                  ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
+        if (job.Status.IsFinished())
+        {
+            throw new DomainRuleException($"Job {job.Id} is already {job.Status.ToWire()} and cannot be cancelled.");
+        }
+
+        // Flag first: a worker that picks the job up from now on sees the request before it starts any frame.
+        live.RequestCancel(request.JobId);
+        if (live.TryGet(request.JobId, out running))
+        {
+            LogCancelRequested(request.JobId, "starting");
+            return running.Snapshot();
+        }
+
+        job.Cancel(time.GetUtcNow());
+        await checkpointer.SaveNowAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
+        LogCancelRequested(request.JobId, "queued");
+        return job.ToMemento();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled while {State}")]
+    private partial void LogCancelRequested(Guid jobId, string state);
+}

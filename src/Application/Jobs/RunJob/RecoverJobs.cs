@@ -1,0 +1,53 @@
+using CleanRealtime.Application.Common;
+using CleanRealtime.Domain.Jobs;
+using MediatR;
+using Microsoft.Extensions.Logging;
+
+namespace CleanRealtime.Application.Jobs.RunJob;
+
+/// <summary>
+/// At start-up: jobs left running by a stopped server are failed with a reason; queued jobs are queued again,
+/// oldest first. Nothing accepted is silently lost.
+/// </summary>
+public sealed record RecoverJobs : IRequest<RecoveredJobs>;
+
+public sealed record RecoveredJobs(int Requeued, int Failed);
+
+public sealed partial class RecoverJobsHandler(IJobRepository repository, IJobQueue queue, TimeProvider time, ILogger<RecoverJobsHandler> logger)
+    : IRequestHandler<RecoverJobs, RecoveredJobs>
+{
+    public const string InterruptedReason = "the server stopped while the job was running; submit it again";
+
+    public async Task<RecoveredJobs> Handle(RecoverJobs request, CancellationToken cancellationToken)
+    {
+        int requeued = 0, failed = 0;
+        foreach (var job in await repository.ListUnfinishedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (job.Status == JobStatus.Running)
+            {
+                job.Fail(InterruptedReason, time.GetUtcNow());
+                await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
+                LogFailed(job.Id);
+                failed++;
+            }
+            else
+            {
+                await queue.EnqueueAsync(job.Id, cancellationToken).ConfigureAwait(false);
+                requeued++;
+            }
+        }
+
+        if (requeued + failed > 0)
+        {
+            LogRecovered(requeued, failed);
+        }
+
+        return new RecoveredJobs(requeued, failed);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was running when the server stopped; marked failed")]
+    private partial void LogFailed(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovered jobs after restart: {Requeued} queued again, {Failed} failed")]
+    private partial void LogRecovered(int requeued, int failed);
+}

@@ -1,0 +1,137 @@
+using System.Text.Json;
+using CleanRealtime.Domain.Realtime;
+using FluentValidation;
+
+namespace CleanRealtime.Application.Realtime.Validation;
+
+// One validator per payload: the schemas of API.md §3.2, enforced before anything is sent.
+
+public sealed class MetadataPayloadValidator : AbstractValidator<MetadataPayload>
+{
+    public MetadataPayloadValidator()
+    {
+        RuleFor(p => p.Plugin).NotEmpty();
+        RuleFor(p => p.Metadata).NotNull();
+        RuleFor(p => p.Metadata.Version).NotEmpty().When(p => p.Metadata is not null);
+        RuleFor(p => p.Metadata.Model).NotEmpty().When(p => p.Metadata is not null);
+        RuleFor(p => p.Metadata.InputShape).NotNull().When(p => p.Metadata is not null);
+        RuleFor(p => p.Metadata.OutputFormat).NotEmpty().When(p => p.Metadata is not null);
+        RuleFor(p => p.Metadata.ConfidenceDefault).InclusiveBetween(0, 1).When(p => p.Metadata is not null);
+        RuleFor(p => p.Metadata.Capabilities).NotNull().When(p => p.Metadata is not null);
+    }
+}
+
+public sealed class ProgressPayloadValidator : AbstractValidator<ProgressPayload>
+{
+    public static readonly IReadOnlySet<string> Stages =
+        new HashSet<string>(StringComparer.Ordinal) { "started", "analyzing", "completed", "failed", "cancelled" };
+
+    public ProgressPayloadValidator()
+    {
+        RuleFor(p => p.JobId).NotEmpty();
+        RuleFor(p => p.Progress).InclusiveBetween(0, 100);
+        RuleFor(p => p.Stage).Must(s => s is null || Stages.Contains(s))
+            .WithMessage($"'stage' must be one of {string.Join(", ", Stages)}.");
+        RuleFor(p => p.Plugin).NotEmpty().When(p => p.Plugin is not null);
+    }
+}
+
+public sealed class FramePayloadValidator : AbstractValidator<FramePayload>
+{
+    public FramePayloadValidator()
+    {
+        RuleFor(p => p.JobId).NotEmpty();
+        RuleFor(p => p.FrameId).NotEmpty();
+        RuleFor(p => p.Plugin).NotEmpty();
+        RuleFor(p => p.Data.ValueKind).Equal(JsonValueKind.Object).WithMessage("'data' must be a JSON object.");
+        RuleFor(p => p.TimingMs).Must(IsTiming).WithMessage("'timing_ms' must be a finite number >= 0.");
+        RuleFor(p => p.DeviceUsed).NotEmpty().When(p => p.DeviceUsed is not null);
+    }
+
+    internal static bool IsTiming(double ms) => double.IsFinite(ms) && ms >= 0;
+}
+
+public sealed class PartialResultPayloadValidator : AbstractValidator<PartialResultPayload>
+{
+    public PartialResultPayloadValidator()
+    {
+        RuleFor(p => p.Plugin).NotEmpty();
+        RuleFor(p => p.Result.ValueKind).Equal(JsonValueKind.Object).WithMessage("'result' must be a JSON object.");
+        RuleFor(p => p.Partial).Equal(true);
+        RuleFor(p => p.JobId).NotEqual(Guid.Empty).When(p => p.JobId is not null);
+    }
+}
+
+public sealed class PluginStatusPayloadValidator : AbstractValidator<PluginStatusPayload>
+{
+    public PluginStatusPayloadValidator()
+    {
+        RuleFor(p => p.Plugin).NotEmpty();
+        RuleFor(p => p.Status).IsInEnum();
+        RuleFor(p => p.TimingMs).Must(FramePayloadValidator.IsTiming).WithMessage("'timing_ms' must be a finite number >= 0.");
+        RuleFor(p => p.JobId).NotEqual(Guid.Empty).When(p => p.JobId is not null);
+        RuleFor(p => p.FramesProcessed).GreaterThanOrEqualTo(0).When(p => p.FramesProcessed is not null);
+        RuleFor(p => p.WarningsCount).GreaterThanOrEqualTo(0).When(p => p.WarningsCount is not null);
+    }
+}
+
+public sealed class WarningPayloadValidator : AbstractValidator<WarningPayload>
+{
+    public WarningPayloadValidator()
+    {
+        RuleFor(p => p.Plugin).NotEmpty();
+        RuleFor(p => p.Message).NotEmpty();
+        RuleFor(p => p.Severity).IsInEnum().When(p => p.Severity is not null);
+        RuleFor(p => p.FrameId).NotEmpty().When(p => p.FrameId is not null);
+        RuleFor(p => p.JobId).NotEqual(Guid.Empty).When(p => p.JobId is not null);
+    }
+}
+
+public sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
+{
+    public static readonly IReadOnlySet<string> Codes = new HashSet<string>(StringComparer.Ordinal)
+    {
+        ErrorCodes.InvalidJson, ErrorCodes.MissingField, ErrorCodes.UnknownType, ErrorCodes.PluginTimeout,
+        ErrorCodes.PluginCrash, ErrorCodes.DeviceUnavailable, ErrorCodes.SourceUnreadable,
+    };
+
+    public ErrorPayloadValidator()
+    {
+        RuleFor(p => p.Error).NotEmpty();
+        RuleFor(p => p.Plugin).NotEmpty().When(p => p.Plugin is not null);
+        RuleFor(p => p.JobId).NotEqual(Guid.Empty).When(p => p.JobId is not null);
+        RuleFor(p => p.Details!.ErrorCode).Must(Codes.Contains).When(p => p.Details is not null)
+            .WithMessage($"'details.error_code' must be one of {string.Join(", ", Codes)}.");
+        RuleFor(p => p.Details!.Message).NotEmpty().When(p => p.Details is not null);
+    }
+}
+
+public sealed class PingPayloadValidator : AbstractValidator<PingPayload>
+{
+    public PingPayloadValidator() =>
+        RuleFor(p => p.IntervalSeconds).GreaterThan(0).When(p => p.IntervalSeconds is not null);
+}
+
+public sealed class PongPayloadValidator : AbstractValidator<PongPayload>
+{
+    public PongPayloadValidator() => RuleFor(p => p.Timestamp).NotEmpty();
+}
+
+/// <summary>The envelope: a known payload that passes its own validator, and a UTC timestamp.</summary>
+public sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage>
+{
+    public RealtimeMessageValidator()
+    {
+        RuleFor(m => m.Payload).NotNull().SetInheritanceValidator(v => v
+            .Add(new MetadataPayloadValidator())
+            .Add(new ProgressPayloadValidator())
+            .Add(new FramePayloadValidator())
+            .Add(new PartialResultPayloadValidator())
+            .Add(new PluginStatusPayloadValidator())
+            .Add(new WarningPayloadValidator())
+            .Add(new ErrorPayloadValidator())
+            .Add(new PingPayloadValidator())
+            .Add(new PongPayloadValidator()));
+        RuleFor(m => m.Timestamp.Offset).Equal(TimeSpan.Zero).WithMessage("'timestamp' must be UTC.");
+    }
+}

@@ -1,0 +1,9 @@
+namespace CleanRealtime.Domain.Realtime;
+
+public enum PluginRunStatus
+{
+    Started,
+    Running,
+    Completed,
+    Failed,
+}

@@ -1,0 +1,8 @@
+namespace CleanRealtime.Domain.Realtime;
+
+public enum WarningSeverity
+{
+    Low,
+    Medium,
+    High,
+}

@@ -1,0 +1,10 @@
+namespace CleanRealtime.Infrastructure.Media;
+
+/// <summary>Where file sources live (configuration section <c>Media</c>).</summary>
+public sealed class MediaOptions
+{
+    public const string SectionName = "Media";
+
+    /// <summary>Folder that file sources are resolved against; relative paths are taken from the working directory.</summary>
+    public string Root { get; set; } = "./media";
+}
