@@ -239,7 +239,7 @@ public sealed class SyntheticSource : IFrameSource
         _pitch.Dispose();
     }
 
-    private Player[] CreatePlayers(Random random)
+    private static Player[] CreatePlayers(Random random)
     {
         var count = random.Next(4, 7);
         var home = TeamColours[random.Next(TeamColours.Length)];

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using CleanRealtime.Api.Contracts;
+using CleanRealtime.Application.Jobs.CancelJob;
+using CleanRealtime.Application.Jobs.CreateJob;
+using CleanRealtime.Application.Jobs.GetJob;
+using CleanRealtime.Application.Jobs.ListJobs;
+using MediatR;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace CleanRealtime.Api.Endpoints;
+
+public static class JobEndpoints
+{
+    public const long MaxBodyBytes = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapJobEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var jobs = routes.MapGroup("/v1/jobs").WithTags("Jobs");
+        jobs.MapPost("/", CreateAsync)
+            .Accepts<CreateJobRequest>("application/json")
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .WithName("CreateJob");
+        jobs.MapGet("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
+        jobs.MapGet("/{jobId:guid}", GetAsync).WithName("GetJob");
+        jobs.MapGet("/{jobId:guid}/extended", GetExtendedAsync).WithName("GetExtendedJob");
+        jobs.MapPost("/{jobId:guid}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
+        return routes;
+    }
+
+    private static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateAsync(
+        HttpRequest request, IMediator mediator, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
+    {
+        if (!request.HasJsonContentType())
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type.",
+                detail: "Send the job as application/json.");
+        }
+
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
+                detail: "The request body may not exceed 1 MiB.");
+        }
+
+        var body = await JsonSerializer.DeserializeAsync<CreateJobRequest>(request.Body, json.Value.SerializerOptions, cancellationToken)
+                   ?? throw new JsonException("The request body must be a JSON object.", "$", null, null);
+        var job = await mediator.Send(new CreateJob(body.Source, body.DeviceRequested, body.Plugins), cancellationToken);
+        var response = job.ToResponse();
+        return TypedResults.Accepted($"/v1/jobs/{response.JobId}", response);
+    }
+
+    private static async Task<Ok<JobListResponse>> ListAsync(
+        IMediator mediator, string? status, int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        var page = await mediator.Send(new ListJobs(status, limit, cursor), cancellationToken);
+        return TypedResults.Ok(new JobListResponse(page.Items.Select(j => j.ToSummary()).ToList(), page.NextCursor));
+    }
+
+    private static async Task<Results<Ok<JobResponse>, NotFound<ProblemDetails>>> GetAsync(
+        Guid jobId, IMediator mediator, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await mediator.Send(new GetJob(jobId), cancellationToken)).ToResponse());
+
+    private static async Task<Results<Ok<ExtendedJobResponse>, NotFound<ProblemDetails>>> GetExtendedAsync(
+        Guid jobId, IMediator mediator, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await mediator.Send(new GetJob(jobId), cancellationToken)).ToExtendedResponse());
+
+    private static async Task<Results<Accepted<ExtendedJobResponse>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> CancelAsync(
+        Guid jobId, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var job = await mediator.Send(new CancelJob(jobId), cancellationToken);
+        return TypedResults.Accepted($"/v1/jobs/{jobId}/extended", job.ToExtendedResponse());
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Domain.Common;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace CleanRealtime.Api.Errors;
+
+/// <summary>
+/// The one place exceptions become answers (RFC 9457 problem+json): validation → 400 with <c>errors</c> keyed by
+/// snake_case field, not found → 404, a broken domain rule → 409, a bad request body → its own 4xx. Anything else is a
+/// genuine server fault: logged, and a 500 without internals.
+/// </summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails problem = exception switch
+        {
+            RequestValidationException v => new ValidationProblemDetails(v.Errors.ToDictionary(e => e.Key, e => e.Value))
+            {
+                Status = StatusCodes.Status400BadRequest, Title = "The request is invalid.",
+            },
+            NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
+            DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
+            BadHttpRequestException b => new ProblemDetails
+            {
+                Status = b.StatusCode,
+                Title = b.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large." : "Bad request.",
+                Detail = b.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body may not exceed 1 MiB." : b.Message,
+            },
+            JsonException j => new ValidationProblemDetails(new Dictionary<string, string[]>
+            {
+                [FieldOf(j.Path)] = [$"The request body is not valid JSON for this field: {j.Message}"],
+            })
+            {
+                Status = StatusCodes.Status400BadRequest, Title = "The request body is malformed.",
+            },
+            _ => null!,
+        };
+
+        if (problem is null)
+        {
+            LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+            return false;
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary><c>$.plugins[2]</c> → <c>plugins</c>; the body itself → <c>body</c>.</summary>
+    private static string FieldOf(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return "body";
+        }
+
+        var field = path.TrimStart('$', '.');
+        var cut = field.IndexOfAny(['.', '[']);
+        return cut > 0 ? field[..cut] : field.Length > 0 ? field : "body";
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+    private partial void LogUnhandled(Exception exception, string method, string path);
+}

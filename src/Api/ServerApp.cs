@@ -1,0 +1,56 @@
+using System.Text.Json;
+using CleanRealtime.Api.Endpoints;
+using CleanRealtime.Api.Errors;
+using CleanRealtime.Api.Realtime;
+using CleanRealtime.Application;
+using CleanRealtime.Infrastructure;
+using CleanRealtime.Infrastructure.Persistence;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace CleanRealtime.Api;
+
+/// <summary>The composition root: builds the whole server, so that Program and the tests start the very same app.</summary>
+public static class ServerApp
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+
+        builder.Services.AddApplication();
+        builder.Services.AddInfrastructure(builder.Configuration);
+
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
+        });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+
+        app.MapOpenApi();
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
+        app.MapJobEndpoints();
+        app.MapSystemEndpoints();
+        app.MapRealtimeEndpoints();
+        app.MapFallback("/v1/{**path}", () => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found.",
+            detail: "No such endpoint; see /openapi/v1.json."));
+        return app;
+    }
+}
+
+internal sealed class DatabaseHealthCheck(DatabaseInitializer database) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await database.CanConnectAsync(cancellationToken)
+            ? HealthCheckResult.Healthy("The job database is reachable.")
+            : HealthCheckResult.Unhealthy("The job database is not reachable.");
+}

@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text.Json;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Domain.Jobs;
+using Microsoft.EntityFrameworkCore;
+
+namespace CleanRealtime.Infrastructure.Persistence;
+
+internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) : IJobRepository
+{
+    private static readonly string[] Unfinished = [JobStatus.Queued.ToWire(), JobStatus.Running.ToWire()];
+
+    public async Task AddAsync(Job job, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var memento = job.ToMemento();
+        var row = new JobRow
+        {
+            Id = Key(memento.Id), Source = memento.Source, DeviceRequested = memento.DeviceRequested.ToWire(),
+            DeviceUsed = memento.DeviceUsed.ToWire(), PluginsJson = JsonSerializer.Serialize(memento.Plugins),
+            Status = memento.Status.ToWire(), CreatedAtTicks = memento.CreatedAt.UtcTicks, PluginTimingsJson = "{}", WarningsJson = "[]",
+        };
+        Apply(memento, row);
+        db.Jobs.Add(row);
+        db.Frames.AddRange(memento.Frames.Select(f => ToRow(memento.Id, f)));
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    public async Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        var row = await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Id == key, cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+
+        var frames = await db.Frames.AsNoTracking().Where(f => f.JobId == key).OrderBy(f => f.Index).ToListAsync(cancellationToken);
+        return Job.Restore(ToMemento(row, frames.Select(ToFrame).ToList()));
+    }
+
+    public async Task SaveAsync(JobMemento job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(job.Id);
+        var row = await db.Jobs.SingleOrDefaultAsync(j => j.Id == key, cancellationToken)
+                  ?? throw new InvalidOperationException($"Job {job.Id} was never stored.");
+        Apply(job, row);
+
+        // The last stored frame may have been saved while its plugins were still adding results: write it again.
+        var lastStored = await db.Frames.Where(f => f.JobId == key).MaxAsync(f => (int?)f.Index, cancellationToken) ?? 0;
+        var fresh = job.Frames.Where(f => f.Index >= lastStored).ToList();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (fresh.Count > 0)
+        {
+            var from = fresh[0].Index;
+            await db.Frames.Where(f => f.JobId == key && f.Index >= from).ExecuteDeleteAsync(cancellationToken);
+            db.Frames.AddRange(fresh.Select(f => ToRow(job.Id, f)));
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<JobMemento>> ListAsync(JobStatus? status, int limit, JobPageCursor? after, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var query = db.Jobs.AsNoTracking();
+        if (status is { } s)
+        {
+            var wire = s.ToWire();
+            query = query.Where(j => j.Status == wire);
+        }
+
+        if (after is not null)
+        {
+            var ticks = after.CreatedAt.UtcTicks;
+            var key = Key(after.Id);
+            query = query.Where(j => j.CreatedAtTicks < ticks || (j.CreatedAtTicks == ticks && string.Compare(j.Id, key) < 0));
+        }
+
+        var rows = await query.OrderByDescending(j => j.CreatedAtTicks).ThenByDescending(j => j.Id).Take(limit).ToListAsync(cancellationToken);
+        return rows.Select(r => ToMemento(r, [])).ToList();
+    }
+
+    public async Task<IReadOnlyList<Job>> ListUnfinishedAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await db.Jobs.AsNoTracking().Where(j => Unfinished.Contains(j.Status))
+            .OrderBy(j => j.CreatedAtTicks).ThenBy(j => j.Id).ToListAsync(cancellationToken);
+        return rows.Select(r => Job.Restore(ToMemento(r, []))).ToList();
+    }
+
+    private static InvalidOperationException Corrupt(JobRow row, string column) =>
+        new($"Stored job {row.Id} has an unreadable {column}.");
+
+    private static string Key(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);
+
+    private static void Apply(JobMemento job, JobRow row)
+    {
+        row.Status = job.Status.ToWire();
+        row.Progress = job.Progress;
+        row.Error = job.Error;
+        row.StartedAt = job.StartedAt;
+        row.CompletedAt = job.CompletedAt;
+        row.PluginTimingsJson = JsonSerializer.Serialize(job.PluginTimings);
+        row.WarningsJson = JsonSerializer.Serialize(job.Warnings);
+    }
+
+    private static FrameRow ToRow(Guid jobId, FrameResult frame) => new()
+    {
+        JobId = Key(jobId), Index = frame.Index, FrameId = frame.FrameId, TimestampMs = frame.TimestampMs,
+        ResultsJson = JsonSerializer.Serialize(frame.Results),
+    };
+
+    private static FrameResult ToFrame(FrameRow row) => new(
+        row.FrameId, row.Index, row.TimestampMs,
+        JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(row.ResultsJson) ?? []);
+
+    private static JobMemento ToMemento(JobRow row, IReadOnlyList<FrameResult> frames)
+    {
+        var requested = DeviceExtensions.TryParseWire(row.DeviceRequested, out var r) ? r : throw Corrupt(row, "device_requested");
+        var used = DeviceExtensions.TryParseWire(row.DeviceUsed, out var u) ? u : throw Corrupt(row, "device_used");
+        var status = JobStatusExtensions.TryParseWire(row.Status, out var st) ? st : throw Corrupt(row, "status");
+        return new JobMemento(
+            Guid.Parse(row.Id), row.Source, requested, used, JsonSerializer.Deserialize<List<string>>(row.PluginsJson) ?? [], status,
+            row.Progress, row.Error, new DateTimeOffset(row.CreatedAtTicks, TimeSpan.Zero), row.StartedAt, row.CompletedAt, frames,
+            JsonSerializer.Deserialize<Dictionary<string, double>>(row.PluginTimingsJson) ?? [],
+            JsonSerializer.Deserialize<List<string>>(row.WarningsJson) ?? []);
+    }
+}

@@ -1,0 +1,29 @@
+namespace CleanRealtime.Infrastructure.Persistence;
+
+/// <summary>How a job is stored: one row, JSON columns for its small collections; frames in their own table.</summary>
+public sealed class JobRow
+{
+    /// <summary>The job id as lowercase text, so it can break ties in the keyset of the newest-first list.</summary>
+    public required string Id { get; set; }
+    public required string Source { get; set; }
+    public required string DeviceRequested { get; set; }
+    public required string DeviceUsed { get; set; }
+    public required string PluginsJson { get; set; }
+    public required string Status { get; set; }
+    public int? Progress { get; set; }
+    public string? Error { get; set; }
+    public long CreatedAtTicks { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+    public required string PluginTimingsJson { get; set; }
+    public required string WarningsJson { get; set; }
+}
+
+public sealed class FrameRow
+{
+    public required string JobId { get; set; }
+    public int Index { get; set; }
+    public required string FrameId { get; set; }
+    public double TimestampMs { get; set; }
+    public required string ResultsJson { get; set; }
+}

@@ -1,0 +1,13 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace CleanRealtime.Infrastructure.Persistence;
+
+public sealed class JobsDbContext(DbContextOptions<JobsDbContext> options) : DbContext(options)
+{
+    public DbSet<JobRow> Jobs => Set<JobRow>();
+
+    public DbSet<FrameRow> Frames => Set<FrameRow>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(JobsDbContext).Assembly);
+}

@@ -1,0 +1,202 @@
+using System.Net.WebSockets;
+using CleanRealtime.Domain.Realtime;
+using Microsoft.Extensions.Logging;
+
+namespace CleanRealtime.Infrastructure.Realtime;
+
+/// <summary>
+/// One subscriber: its bounded queue, the single writer that drains it in order, and its heartbeat. Publishing only
+/// enqueues; the writer is the only code that touches the transport, so sends and the close never overlap.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The writer loop owns and disposes its resources when it ends.")]
+public sealed partial class Connection
+{
+    private readonly IRealtimeTransport _transport;
+    private readonly ConnectionManager _owner;
+    private readonly RealtimeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly OutboundQueue _queue;
+    private readonly CancellationTokenSource _sendCancellation = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITimer? _heartbeat;
+    private CloseRequest? _close;
+    private long _sent;
+    private long _lastPongAt;
+    private long _lastPingAt;
+    private double _lastRoundTripMs = double.NaN;
+
+    internal Connection(
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, ConnectionManager owner, RealtimeOptions options, TimeProvider time, ILogger logger)
+    {
+        _transport = transport;
+        _owner = owner;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _queue = new OutboundQueue(options.QueueCapacity);
+        JobId = jobId;
+        SessionId = sessionId;
+        ConnectedAt = time.GetUtcNow();
+        _lastPongAt = time.GetTimestamp();
+    }
+
+    public Guid Id { get; } = Guid.NewGuid();
+
+    /// <summary>The one job this connection follows, or null for every job.</summary>
+    public Guid? JobId { get; }
+
+    public Guid? SessionId { get; }
+
+    public string Kind => _transport.Kind;
+
+    public DateTimeOffset ConnectedAt { get; }
+
+    public long Sent => Interlocked.Read(ref _sent);
+
+    public long Dropped => _queue.Dropped;
+
+    public int QueueDepth => _queue.Count;
+
+    /// <summary>Round-trip time measured by the last pong, in milliseconds.</summary>
+    public double? LastRoundTripMs => double.IsNaN(Volatile.Read(ref _lastRoundTripMs)) ? null : Volatile.Read(ref _lastRoundTripMs);
+
+    /// <summary>The close code this connection ended (or is ending) with, if it was closed by either side.</summary>
+    public int? CloseCode => Volatile.Read(ref _close)?.Code;
+
+    /// <summary>Completes when the writer has stopped and the connection is deregistered.</summary>
+    public Task Completion => _completion.Task;
+
+    public bool Enqueue(OutboundMessage message)
+    {
+        var outcome = _queue.Enqueue(message);
+        switch (outcome)
+        {
+            case EnqueueOutcome.Overflow:
+                LogSlowConsumer(Id, _queue.Capacity);
+                RequestClose(4002, "slow consumer: outbound queue full", drain: false);
+                return false;
+            case EnqueueOutcome.DroppedOldest or EnqueueOutcome.DroppedIncoming:
+                LogDropped(Id, message.Type.ToWire(), _queue.Dropped);
+                return outcome == EnqueueOutcome.DroppedOldest;
+            default:
+                return outcome == EnqueueOutcome.Enqueued;
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection with a close code. The writer sends the close after the queued messages when
+    /// <paramref name="drain"/> is set, else at once; a writer that cannot finish within the close timeout is aborted.
+    /// </summary>
+    public void RequestClose(int code, string reason, bool drain)
+    {
+        if (Interlocked.CompareExchange(ref _close, new CloseRequest(code, reason), null) is not null)
+        {
+            return;
+        }
+
+        LogClosing(Id, code, reason);
+        _queue.Complete(discardPending: !drain);
+        try
+        {
+            _sendCancellation.CancelAfter(_options.CloseTimeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The writer already finished.
+        }
+    }
+
+    /// <summary>The client is gone or the socket broke: stop without a handshake.</summary>
+    public void Abort(string reason)
+    {
+        Interlocked.CompareExchange(ref _close, new CloseRequest(null, reason), null);
+        _queue.Complete(discardPending: true);
+        try
+        {
+            _sendCancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The writer already finished.
+        }
+    }
+
+    public void RecordPong()
+    {
+        var now = _time.GetTimestamp();
+        Volatile.Write(ref _lastPongAt, now);
+        var pingAt = Volatile.Read(ref _lastPingAt);
+        if (pingAt != 0)
+        {
+            Volatile.Write(ref _lastRoundTripMs, _time.GetElapsedTime(pingAt, now).TotalMilliseconds);
+        }
+    }
+
+    internal void Start()
+    {
+        _ = Task.Run(WriteLoopAsync);
+        _heartbeat = _time.CreateTimer(_ => Beat(), null, _options.PingInterval, _options.PingInterval);
+    }
+
+    private void Beat()
+    {
+        if (_transport.SupportsPong && _time.GetElapsedTime(Volatile.Read(ref _lastPongAt)) > _options.PongTimeout)
+        {
+            RequestClose(1001, $"no pong for {_options.PongTimeout.TotalSeconds:F0} s", drain: false);
+            return;
+        }
+
+        Volatile.Write(ref _lastPingAt, _time.GetTimestamp());
+        _owner.SendPing(this);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var token = _sendCancellation.Token;
+        try
+        {
+            while (await _queue.WaitToReadAsync())
+            {
+                while (_queue.TryDequeue(out var message))
+                {
+                    await _transport.SendAsync(message, token);
+                    Interlocked.Increment(ref _sent);
+                }
+            }
+
+            if (Volatile.Read(ref _close) is { Code: { } code } close)
+            {
+                await _transport.CloseAsync(code, close.Reason, token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException
+                                       or InvalidOperationException)
+        {
+            LogBroken(Id, ex.GetType().Name, ex.Message);
+            _transport.Abort();
+        }
+        finally
+        {
+            _heartbeat?.Dispose();
+            _queue.Complete(discardPending: true);
+            _owner.Remove(this);
+            _sendCancellation.Dispose();
+            _completion.TrySetResult();
+        }
+    }
+
+    private sealed record CloseRequest(int? Code, string Reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is a slow consumer: {Capacity} messages that cannot be dropped are waiting")]
+    private partial void LogSlowConsumer(Guid connectionId, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} dropped a {Type} message ({Dropped} dropped so far)")]
+    private partial void LogDropped(Guid connectionId, string type, long dropped);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} closing with {Code}: {Reason}")]
+    private partial void LogClosing(Guid connectionId, int code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} broken ({Error}: {Message})")]
+    private partial void LogBroken(Guid connectionId, string error, string message);
+}

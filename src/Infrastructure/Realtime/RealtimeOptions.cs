@@ -1,0 +1,17 @@
+namespace CleanRealtime.Infrastructure.Realtime;
+
+/// <summary>Configuration section <c>Realtime</c> (API.md §3–4).</summary>
+public sealed class RealtimeOptions
+{
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan PongTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    public int QueueCapacity { get; set; } = 1000;
+    public int MaxConnections { get; set; } = 10_000;
+    public int MaxConnectionsPerSession { get; set; } = 5;
+
+    /// <summary>The largest client message accepted; a larger one closes the connection with 1009.</summary>
+    public int MaxClientMessageBytes { get; set; } = 4096;
+
+    /// <summary>How long a closing connection may take to flush and hand over its close frame before it is aborted.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
