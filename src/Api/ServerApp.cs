@@ -2,6 +2,7 @@ using System.Text.Json;
 using CleanRealtime.Api.Endpoints;
 using CleanRealtime.Api.Errors;
 using CleanRealtime.Api.Realtime;
+using CleanRealtime.Api.Security;
 using CleanRealtime.Application;
 using CleanRealtime.Infrastructure;
 using CleanRealtime.Infrastructure.Persistence;
@@ -28,12 +29,14 @@ public static class ServerApp
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.AddOpenApi();
+        builder.Services.AddSecurity(builder.Configuration);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+        app.UseSecurity();
 
         app.MapOpenApi();
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });

@@ -24,6 +24,8 @@ public static class JobEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .RequireRateLimiting(Security.SecurityRegistration.CreateJobPolicy)
             .WithName("CreateJob");
         jobs.MapGet("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
         jobs.MapGet("/{jobId:guid}", GetAsync).WithName("GetJob");
