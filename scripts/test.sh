@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (unit + integration) and prints one summary line: "N passed, N failed".
+# Runs the whole test suite (unit + integration), measures line coverage of src/ (fails under COVERAGE_MIN, default
+# 80 %), and prints one summary line: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
 results="TestResults"
-rm -rf "$results"
+min="${COVERAGE_MIN:-80}"
+rm -rf "$results" coverage
 status=0
-dotnet test CleanRealtime.sln -c Release --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
+dotnet test CleanRealtime.sln -c Release --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
+  --collect "XPlat Code Coverage" --settings coverage.runsettings "$@" || status=$?
 
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do
@@ -17,9 +20,26 @@ for trx in "$results"/*.trx; do
   t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
 done
+
+coverage_status=0
+if compgen -G "$results/*/coverage.cobertura.xml" >/dev/null; then
+  dotnet tool restore >/dev/null
+  dotnet reportgenerator "-reports:$results/*/coverage.cobertura.xml" -targetdir:coverage "-reporttypes:TextSummary;Cobertura" >/dev/null
+  line=$(sed -n 's/^ *Line coverage: *\([0-9.]*\)%.*/\1/p' coverage/Summary.txt | head -n 1)
+  echo "line coverage of src/: ${line}% (minimum ${min}%)"
+  if ! awk -v c="$line" -v m="$min" 'BEGIN { exit !(c + 0 >= m + 0) }'; then
+    echo "coverage below ${min}%" >&2
+    coverage_status=1
+  fi
+else
+  echo "no coverage report was produced" >&2
+  coverage_status=1
+fi
+
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "no test ran" >&2
   exit 1
 fi
-exit "$status"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$coverage_status"
