@@ -44,8 +44,6 @@ public static class ServerApp
         app.MapJobEndpoints();
         app.MapSystemEndpoints();
         app.MapRealtimeEndpoints();
-        app.MapFallback("/v1/{**path}", () => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found.",
-            detail: "No such endpoint; see /openapi/v1.json."));
         return app;
     }
 }

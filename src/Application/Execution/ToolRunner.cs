@@ -53,8 +53,9 @@ public sealed partial class ToolRunner(
             LogInterrupted(jobId);
             await FinishAsync(jobId, JobStatus.Failed, "the server shut down while the job was running").ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
+            // Anything else ends the job as failed, a cancellation that is not ours included: a job is never left running.
             LogJobCrashed(ex, jobId);
             await FinishAsync(jobId, JobStatus.Failed, $"internal error: {ex.Message}").ConfigureAwait(false);
         }
@@ -125,7 +126,7 @@ public sealed partial class ToolRunner(
                 inspector.Inspect(plugin);
                 run.Session = plugin.OpenSession(new PluginSessionOptions(job.DeviceUsed.ToWire(), source.Fps, source.FrameCount));
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, $"could not start: {ex.Message}", null, ex).ConfigureAwait(false);
             }
@@ -196,6 +197,7 @@ public sealed partial class ToolRunner(
     {
         context.Reset();
         JsonElement data;
+        JsonElement? partial;
         double timingMs;
         StartTiming(run.Name);
         try
@@ -203,9 +205,11 @@ public sealed partial class ToolRunner(
             var result = run.Session!.Analyze(frame, context);
             timingMs = StopTiming(run.Name);
             data = PluginResultJson.ToElement(result);
+            partial = context.PartialResult is { } reported ? PluginResultJson.ToElement(reported) : null;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Plugin code takes no token: whatever it throws, a cancellation included, is its own failure and stops only it.
             StopTiming(run.Name);
             await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, ex.Message, frame.FrameId, ex).ConfigureAwait(false);
             return;
@@ -220,9 +224,9 @@ public sealed partial class ToolRunner(
             await PublishAsync(new PluginWarned(job.Id, run.Name, warning.Message, warning.Severity, frame.FrameId)).ConfigureAwait(false);
         }
 
-        if (context.PartialResult is { } partial)
+        if (partial is { } partialResult)
         {
-            await PublishAsync(new PartialResultReported(job.Id, run.Name, PluginResultJson.ToElement(partial))).ConfigureAwait(false);
+            await PublishAsync(new PartialResultReported(job.Id, run.Name, partialResult)).ConfigureAwait(false);
         }
 
         var limit = options.Value.PluginTimeout;

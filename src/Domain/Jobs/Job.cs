@@ -119,9 +119,9 @@ public sealed class Job
     {
         EnsureStatus(JobStatus.Running, "record a frame on");
         EnsureKnownPlugin(plugin);
-        if (timingMs < 0 || double.IsNaN(timingMs))
+        if (!double.IsFinite(timingMs) || timingMs < 0)
         {
-            throw new DomainRuleException("A plugin timing cannot be negative.");
+            throw new DomainRuleException("A plugin timing must be a finite number of milliseconds, not negative.");
         }
 
         var last = _frames.Count == 0 ? null : _frames[^1];
@@ -156,9 +156,9 @@ public sealed class Job
     {
         EnsureKnownPlugin(plugin);
         var current = _pluginTimings.GetValueOrDefault(plugin);
-        if (double.IsNaN(totalMs) || totalMs < current - 1e-6)
+        if (!double.IsFinite(totalMs) || totalMs < current - 1e-6)
         {
-            throw new DomainRuleException($"Plugin '{plugin}' total {totalMs} ms is below the {current} ms already recorded.");
+            throw new DomainRuleException($"Plugin '{plugin}' total {totalMs} ms must be finite and not below the {current} ms already recorded.");
         }
 
         _pluginTimings[plugin] = totalMs;

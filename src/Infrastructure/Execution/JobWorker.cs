@@ -38,7 +38,7 @@ internal sealed partial class JobWorker(
                 {
                     await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new RunJob(jobId), stoppingToken);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     // The runner reports job failures itself; this is a failure around it (e.g. the database is gone).
                     LogRunFailed(ex, jobId);

@@ -21,7 +21,7 @@ internal sealed class BallDetectionPlugin : IFramePlugin
         Version: "1.0.0",
         Model: "OpenCV HoughCircles (HOUGH_GRADIENT_ALT) + HSV whiteness check",
         InputShape: [null, null, 3],
-        OutputFormat: "{ balls: [{ x, y, radius, confidence }], count } — pixels, best first; partial: trajectory summary every 30 frames",
+        OutputFormat: "{ balls: [{ x, y, radius, confidence }], count }; pixels, best first; partial: trajectory summary every 30 frames",
         ConfidenceDefault: MinConfidence,
         Capabilities: ["ball_detection", "circles", "trajectory", "partial_results", "cpu"]);
 

@@ -36,7 +36,7 @@ internal sealed class FrameQualityPlugin : IFramePlugin
         Version: "1.0.0",
         Model: "variance of Laplacian (sharpness) + luminance statistics (exposure)",
         InputShape: [null, null, 3],
-        OutputFormat: "{ sharpness, mean_luminance, clipped_dark, clipped_bright, blurry, underexposed, overexposed } — luminance 0..255, clipped 0..1",
+        OutputFormat: "{ sharpness, mean_luminance, clipped_dark, clipped_bright, blurry, underexposed, overexposed }; luminance 0..255, clipped 0..1",
         ConfidenceDefault: 1.0,
         Capabilities: ["sharpness", "exposure", "warnings", "cpu"]);
 

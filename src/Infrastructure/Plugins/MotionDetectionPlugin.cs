@@ -18,7 +18,7 @@ internal sealed class MotionDetectionPlugin : IFramePlugin
         Version: "1.0.0",
         Model: "OpenCV BackgroundSubtractorMOG2 (Gaussian mixture background model) + contour regions",
         InputShape: [null, null, 3],
-        OutputFormat: "{ motion_ratio, regions: [{ x, y, width, height, area }] } — ratio 0..1 of moving pixels, pixel boxes largest first",
+        OutputFormat: "{ motion_ratio, regions: [{ x, y, width, height, area }] }; ratio 0..1 of moving pixels, pixel boxes largest first",
         ConfidenceDefault: 0.5,
         Capabilities: ["motion_detection", "background_subtraction", "regions", "stateful", "cpu"]);
 

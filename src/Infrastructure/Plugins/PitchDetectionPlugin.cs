@@ -21,7 +21,7 @@ internal sealed class PitchDetectionPlugin : IFramePlugin
         Version: "1.0.0",
         Model: "HSV green segmentation + morphological closing + convex hull + approxPolyDP",
         InputShape: [null, null, 3],
-        OutputFormat: "{ coverage, corners: [{ x, y }] } — coverage 0..1 of the frame, corners clockwise from the top-left",
+        OutputFormat: "{ coverage, corners: [{ x, y }] }; coverage 0..1 of the frame, corners clockwise from the top-left",
         ConfidenceDefault: 0.5,
         Capabilities: ["pitch_segmentation", "coverage", "corners", "warnings", "cpu"]);
 

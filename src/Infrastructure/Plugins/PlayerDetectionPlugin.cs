@@ -15,7 +15,7 @@ internal sealed class PlayerDetectionPlugin : IFramePlugin
         Version: "1.0.0",
         Model: "OpenCV HOG descriptor + default linear-SVM people detector (64x128 window, multi-scale)",
         InputShape: [null, null, 3],
-        OutputFormat: "{ players: [{ x, y, width, height, confidence }], count } — pixel boxes, confidence 0..1",
+        OutputFormat: "{ players: [{ x, y, width, height, confidence }], count }; pixel boxes, confidence 0..1",
         ConfidenceDefault: 0.5,
         Capabilities: ["person_detection", "bounding_boxes", "multi_scale", "cpu"]);
 
@@ -72,8 +72,18 @@ internal sealed class PlayerDetectionPlugin : IFramePlugin
 
         public void Dispose() => _hog.Dispose();
 
-        private Rect[] Detect(Mat image, out double[] weights) =>
-            _hog.DetectMultiScale(
+        private Rect[] Detect(Mat image, out double[] weights)
+        {
+            // No person fits a frame smaller than the detection window, and OpenCV's HOG crashes the process
+            // (a native segmentation fault, not an exception) on frames much shorter than the window.
+            var window = _hog.WinSize;
+            if (image.Width < window.Width || image.Height < window.Height)
+            {
+                weights = [];
+                return [];
+            }
+
+            return _hog.DetectMultiScale(
                 image,
                 out weights,
                 hitThreshold: 0,
@@ -81,6 +91,7 @@ internal sealed class PlayerDetectionPlugin : IFramePlugin
                 padding: new Size(8, 8),
                 scale: 1.05,
                 groupThreshold: 2);
+        }
 
         /// <summary>
         /// Greedy non-maximum suppression: the detector's own grouping leaves shifted duplicates of one person,

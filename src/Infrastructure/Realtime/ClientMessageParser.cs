@@ -15,54 +15,70 @@ public static class ClientMessageParser
 {
     public static ClientMessage Parse(ReadOnlySpan<byte> utf8)
     {
-        JsonDocument document;
+        JsonDocument? document = null;
         try
         {
             var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 16 });
             document = JsonDocument.ParseValue(ref reader);
+
+            // ParseValue stops after the first value; reading on throws if anything but whitespace follows it.
+            reader.Read();
         }
         catch (JsonException ex)
         {
+            document?.Dispose();
             return ClientMessage.Invalid(ErrorCodes.InvalidJson, $"message is not valid JSON: {ex.Message}");
         }
 
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            try
             {
-                return ClientMessage.Invalid(ErrorCodes.InvalidJson, "a message must be a JSON object { type, payload, timestamp }");
+                return Interpret(document.RootElement);
             }
-
-            if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            catch (InvalidOperationException ex)
             {
-                return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'type'");
+                // A string that cannot be read as text: invalid UTF-8, or an escaped lone surrogate such as "\ud800".
+                return ClientMessage.Invalid(ErrorCodes.InvalidJson, $"message is not valid JSON text: {ex.Message}");
             }
-
-            if (!MessageTypeExtensions.TryParseWire(type.GetString(), out var messageType))
-            {
-                return ClientMessage.Invalid(ErrorCodes.UnknownType, $"unknown message type '{type.GetString()}'");
-            }
-
-            if (messageType != MessageType.Pong)
-            {
-                return ClientMessage.Invalid(ErrorCodes.UnknownType, $"'{messageType.ToWire()}' is sent by the server; clients send only 'pong'");
-            }
-
-            if (!root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object)
-            {
-                return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'payload'");
-            }
-
-            if (!payload.TryGetProperty("timestamp", out var timestamp)
-                || timestamp.ValueKind is not (JsonValueKind.String or JsonValueKind.Number)
-                || (timestamp.ValueKind == JsonValueKind.String && string.IsNullOrWhiteSpace(timestamp.GetString())))
-            {
-                return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'payload.timestamp'");
-            }
-
-            var clock = timestamp.ValueKind == JsonValueKind.String ? timestamp.GetString()! : timestamp.GetRawText();
-            return ClientMessage.Valid(new PongPayload(clock));
         }
+    }
+
+    private static ClientMessage Interpret(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return ClientMessage.Invalid(ErrorCodes.InvalidJson, "a message must be a JSON object { type, payload, timestamp }");
+        }
+
+        if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'type'");
+        }
+
+        if (!MessageTypeExtensions.TryParseWire(type.GetString(), out var messageType))
+        {
+            return ClientMessage.Invalid(ErrorCodes.UnknownType, $"unknown message type '{type.GetString()}'");
+        }
+
+        if (messageType != MessageType.Pong)
+        {
+            return ClientMessage.Invalid(ErrorCodes.UnknownType, $"'{messageType.ToWire()}' is sent by the server; clients send only 'pong'");
+        }
+
+        if (!root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object)
+        {
+            return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'payload'");
+        }
+
+        if (!payload.TryGetProperty("timestamp", out var timestamp)
+            || timestamp.ValueKind is not (JsonValueKind.String or JsonValueKind.Number)
+            || (timestamp.ValueKind == JsonValueKind.String && string.IsNullOrWhiteSpace(timestamp.GetString())))
+        {
+            return ClientMessage.Invalid(ErrorCodes.MissingField, "missing required field 'payload.timestamp'");
+        }
+
+        var clock = timestamp.ValueKind == JsonValueKind.String ? timestamp.GetString()! : timestamp.GetRawText();
+        return ClientMessage.Valid(new PongPayload(clock));
     }
 }

@@ -20,9 +20,9 @@ public sealed partial class Connection
     private readonly CancellationTokenSource _sendCancellation = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _heartbeat;
+    private ITimer? _pongDeadline;
     private CloseRequest? _close;
     private long _sent;
-    private long _lastPongAt;
     private long _lastPingAt;
     private double _lastRoundTripMs = double.NaN;
 
@@ -38,7 +38,6 @@ public sealed partial class Connection
         JobId = jobId;
         SessionId = sessionId;
         ConnectedAt = time.GetUtcNow();
-        _lastPongAt = time.GetTimestamp();
     }
 
     public Guid Id { get; } = Guid.NewGuid();
@@ -125,7 +124,15 @@ public sealed partial class Connection
     public void RecordPong()
     {
         var now = _time.GetTimestamp();
-        Volatile.Write(ref _lastPongAt, now);
+        try
+        {
+            _pongDeadline?.Change(_options.PongTimeout, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection is ending.
+        }
+
         var pingAt = Volatile.Read(ref _lastPingAt);
         if (pingAt != 0)
         {
@@ -135,21 +142,24 @@ public sealed partial class Connection
 
     internal void Start()
     {
-        _ = Task.Run(WriteLoopAsync);
+        // Timers exist before the writer runs, so a writer that ends at once still finds them to dispose.
         _heartbeat = _time.CreateTimer(_ => Beat(), null, _options.PingInterval, _options.PingInterval);
+        if (_transport.SupportsPong)
+        {
+            _pongDeadline = _time.CreateTimer(_ => PongOverdue(), null, _options.PongTimeout, Timeout.InfiniteTimeSpan);
+        }
+
+        _ = Task.Run(WriteLoopAsync);
     }
 
     private void Beat()
     {
-        if (_transport.SupportsPong && _time.GetElapsedTime(Volatile.Read(ref _lastPongAt)) > _options.PongTimeout)
-        {
-            RequestClose(1001, $"no pong for {_options.PongTimeout.TotalSeconds:F0} s", drain: false);
-            return;
-        }
-
         Volatile.Write(ref _lastPingAt, _time.GetTimestamp());
         _owner.SendPing(this);
     }
+
+    /// <summary>The pong deadline restarts with every pong; when it passes, the client is taken as gone.</summary>
+    private void PongOverdue() => RequestClose(1001, $"no pong for {_options.PongTimeout.TotalSeconds:F0} s", drain: false);
 
     private async Task WriteLoopAsync()
     {
@@ -179,6 +189,7 @@ public sealed partial class Connection
         finally
         {
             _heartbeat?.Dispose();
+            _pongDeadline?.Dispose();
             _queue.Complete(discardPending: true);
             _owner.Remove(this);
             _sendCancellation.Dispose();

@@ -62,6 +62,7 @@ public static class WebSocketReceiver
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
+            // Also the path of protocol errors the WebSocket handles itself (invalid UTF-8: it sends 1007 and aborts).
             connection.Abort($"receive failed: {ex.Message}");
         }
     }

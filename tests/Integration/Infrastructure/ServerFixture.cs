@@ -153,7 +153,61 @@ public sealed class ServerFixture : IAsyncLifetime
     public async Task<RealtimeClient> ConnectAsync(string? query = null)
     {
         var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
         await socket.ConnectAsync(RealtimeUri(query), CancellationToken.None);
         return new RealtimeClient(socket);
+    }
+
+    /// <summary>Connects and reads the welcome (metadata per plugin, then a ping).</summary>
+    public async Task<(RealtimeClient Client, List<ReceivedMessage> Welcome)> ConnectWelcomedAsync(string? query = null)
+    {
+        var client = await ConnectAsync(query);
+        return (client, await client.ReceiveWelcomeAsync());
+    }
+
+    public Task<SseClient> ConnectSseAsync(string? query = null) => SseClient.ConnectAsync(BaseAddress, query);
+
+    /// <summary>A paced or unpaced generated scene; small frames by default so tests stay fast.</summary>
+    public static string Synthetic(int frames, int fps = 0, int width = 320, int height = 240, int seed = 1) =>
+        $"synthetic:pitch?frames={frames}&fps={fps}&width={width}&height={height}&seed={seed}";
+
+    /// <summary>Submits a job and waits until it has finished (any final status).</summary>
+    public async Task<(Guid Id, JsonElement Job)> RunJobAsync(string source, IEnumerable<string> plugins, string device = "cpu")
+    {
+        var id = await SubmitJobAsync(source, plugins, device);
+        return (id, await WaitForStatusAsync(id, TimeSpan.FromSeconds(60), "completed", "failed", "cancelled"));
+    }
+
+    public Task<JsonElement> GetStatsAsync() => GetJsonAsync("/v1/realtime/stats");
+
+    /// <summary>The open connections of one session, as <c>GET /v1/realtime/stats</c> lists them.</summary>
+    public async Task<List<JsonElement>> SessionConnectionsAsync(Guid sessionId)
+    {
+        var stats = await GetStatsAsync();
+        return stats.GetProperty("connections").EnumerateArray()
+            .Where(c => c.TryGetProperty("session_id", out var s) && s.ValueKind == JsonValueKind.String && s.GetGuid() == sessionId)
+            .ToList();
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="because"/> after the timeout.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string because)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                Assert.Fail($"Timed out after {timeout}: {because}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Writes a file into the media root (for file sources) and returns its source name.</summary>
+    public string WriteMedia(string name, byte[] content)
+    {
+        File.WriteAllBytes(Path.Combine(MediaRoot, name), content);
+        return name;
     }
 }

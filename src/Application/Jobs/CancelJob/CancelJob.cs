@@ -1,4 +1,5 @@
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Domain.Common;
 using CleanRealtime.Domain.Jobs;
@@ -13,7 +14,12 @@ namespace CleanRealtime.Application.Jobs.CancelJob;
 public sealed record CancelJob(Guid JobId) : IRequest<JobMemento>;
 
 public sealed partial class CancelJobHandler(
-    LiveJobs live, IJobRepository repository, JobCheckpointer checkpointer, TimeProvider time, ILogger<CancelJobHandler> logger)
+    LiveJobs live,
+    IJobRepository repository,
+    JobCheckpointer checkpointer,
+    IMediator mediator,
+    TimeProvider time,
+    ILogger<CancelJobHandler> logger)
     : IRequestHandler<CancelJob, JobMemento>
 {
     public async Task<JobMemento> Handle(CancelJob request, CancellationToken cancellationToken)
@@ -41,9 +47,13 @@ public sealed partial class CancelJobHandler(
             return running.Snapshot();
         }
 
-        job.Cancel(time.GetUtcNow());
+        var now = time.GetUtcNow();
+        job.Cancel(now);
         await checkpointer.SaveNowAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
         LogCancelRequested(request.JobId, "queued");
+
+        // Subscribers of the job learn it ended, as they would for a running one (progress 100, stage cancelled).
+        await mediator.Publish(new JobFinished(job.Id, JobStatus.Cancelled, null, now), CancellationToken.None).ConfigureAwait(false);
         return job.ToMemento();
     }
 

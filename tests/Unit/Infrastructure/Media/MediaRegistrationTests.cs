@@ -1,9 +1,11 @@
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Media;
 using CleanRealtime.Application.Plugins;
+using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Infrastructure.Media;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OpenCvSharp;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Media;
 
@@ -38,7 +40,7 @@ public sealed class MediaRegistrationTests
         var probe = provider.GetRequiredService<IDeviceProbe>();
 
         Assert.Same(probe, provider.GetRequiredService<IDeviceProbe>());
-        Assert.True(probe.IsAvailable(Domain.Jobs.Device.Cpu));
+        Assert.True(probe.IsAvailable(Device.Cpu));
     }
 
     [Fact]
@@ -55,6 +57,27 @@ public sealed class MediaRegistrationTests
             Assert.InRange(plugin.Metadata.ConfidenceDefault, 0, 1);
             Assert.Contains("cpu", plugin.Metadata.Capabilities);
         });
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(8, 8)]
+    [InlineData(64, 64)]
+    [InlineData(3840, 64)]
+    [InlineData(64, 2160)]
+    public void Plugins_TinyOrOddlyShapedFrames_AreAnalysedWithoutErrors(int width, int height)
+    {
+        using var provider = BuildProvider("/srv/media");
+
+        foreach (var plugin in provider.GetServices<IFramePlugin>())
+        {
+            using var session = plugin.OpenSession(new PluginSessionOptions("cpu", 30, 2));
+            for (var index = 1; index <= 2; index++)
+            {
+                using var frame = new VideoFrame(index, index * 33.3, new Mat(height, width, MatType.CV_8UC3, new Scalar(50, 135 + index, 55)));
+                Assert.NotNull(session.Analyze(frame, new PluginFrameContext()));
+            }
+        }
     }
 
     private static ServiceProvider BuildProvider(string mediaRoot)

@@ -28,6 +28,21 @@ public sealed class PlayerDetectionPluginTests
         Assert.Empty(context.Warnings);
     }
 
+    [Theory]
+    [InlineData(64, 64)]
+    [InlineData(100, 64)]
+    [InlineData(200, 96)]
+    [InlineData(63, 200)]
+    public void Analyze_FrameSmallerThanTheDetectionWindow_FindsNoPlayersWithoutCrashing(int width, int height)
+    {
+        // OpenCV's HOG dies with a segmentation fault on these sizes; the plugin must not call it.
+        using var session = _plugin.OpenSession(PluginTestFrames.Options);
+
+        var (result, _) = PluginTestFrames.Analyze<PlayerDetectionResult>(session, PluginTestFrames.Uniform(PluginTestFrames.Grass, width, height));
+
+        Assert.Empty(result.Players);
+    }
+
     [Fact]
     public void Analyze_SyntheticScene_FindsPlayersOnMostFrames()
     {

@@ -1,0 +1,81 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace CleanRealtime.IntegrationTests.Reliability;
+
+public sealed class CrashRecoveryTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "cleanrealtime-tests", "crash-" + Guid.NewGuid().ToString("N"));
+
+    public CrashRecoveryTests() => Directory.CreateDirectory(_root);
+
+    [Fact]
+    public async Task ServerKilledMidJob_EveryAcceptedJobIsFinishedOrFailedWithAReason()
+    {
+        Guid running, queued;
+        await using (var server = await ServerProcess.StartAsync(_root, "--Jobs:MaxConcurrentJobs=1"))
+        {
+            // A paced 60 s job holds the only lane; the second one waits in the queue.
+            running = await SubmitAsync(server, "synthetic:pitch?frames=600&fps=10&width=64&height=64");
+            queued = await SubmitAsync(server, "synthetic:pitch?frames=3&width=64&height=64");
+            await PollAsync(server, running, j => j.GetProperty("status").GetString() == "running" && j.GetProperty("progress").GetInt32() >= 1);
+
+            server.Kill();
+        }
+
+        await using (var restarted = await ServerProcess.StartAsync(_root, "--Jobs:MaxConcurrentJobs=1"))
+        {
+            var interrupted = await PollAsync(restarted, running, j => j.GetProperty("status").GetString() != "running");
+            var finished = await PollAsync(restarted, queued, j => j.GetProperty("status").GetString() == "completed");
+
+            Assert.Equal("failed", interrupted.GetProperty("status").GetString());
+            Assert.Contains("server stopped while the job was running", interrupted.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.NotEqual(JsonValueKind.Null, interrupted.GetProperty("completed_at").ValueKind);
+            Assert.Equal(3, finished.GetProperty("frames").GetArrayLength());
+
+            var listed = await restarted.Http.GetFromJsonAsync<JsonElement>("/v1/jobs?limit=100");
+            var ids = listed.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("job_id").GetGuid()).ToList();
+            Assert.Contains(running, ids);
+            Assert.Contains(queued, ids);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left to the OS temp cleaner.
+        }
+    }
+
+    private static async Task<Guid> SubmitAsync(ServerProcess server, string source)
+    {
+        using var response = await server.Http.PostAsJsonAsync("/v1/jobs", new { source, plugins = new[] { "frame_quality" } });
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("job_id").GetGuid();
+    }
+
+    private static async Task<JsonElement> PollAsync(ServerProcess server, Guid id, Func<JsonElement, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        JsonElement job;
+        do
+        {
+            job = await server.Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}/extended");
+            if (done(job))
+            {
+                return job;
+            }
+
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"job {id} never reached the expected state: {job}");
+        return job;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Net.WebSockets;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Validation;
+using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.UnitTests.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+
+/// <summary>
+/// A <see cref="ConnectionManager"/> on a <see cref="FakeTimeProvider"/> whose clients are real WebSockets in memory:
+/// each connection has a <see cref="WebSocketTransport"/> on the server side of a <see cref="WebSocketPair"/> and a
+/// <see cref="WebSocketReceiver"/> reading it, as the endpoint wires them.
+/// </summary>
+internal sealed class RealtimeHarness : IAsyncDisposable
+{
+    public static readonly DateTimeOffset Epoch = new(2025, 3, 14, 9, 26, 53, TimeSpan.Zero);
+
+    private readonly List<TestClient> _clients = [];
+    private readonly List<Task> _sessions = [];
+    private readonly List<WebSocketPair> _refused = [];
+
+    public RealtimeHarness(Action<RealtimeOptions>? configure = null, TimeProvider? time = null)
+    {
+        configure?.Invoke(Options);
+        Time = time ?? Clock;
+        Messages = new RealtimeMessages(new RealtimeMessageValidator(), Time, NullLogger<RealtimeMessages>.Instance);
+        Manager = new ConnectionManager(
+            Microsoft.Extensions.Options.Options.Create(Options), new MessageSerializer(), Messages, Time, Logs);
+    }
+
+    public FakeTimeProvider Clock { get; } = new(Epoch);
+
+    public TimeProvider Time { get; }
+
+    public RealtimeOptions Options { get; } = new();
+
+    public RecordingLoggerFactory Logs { get; } = new();
+
+    public RealtimeMessages Messages { get; }
+
+    public ConnectionManager Manager { get; }
+
+    public RealtimeMessage Message(RealtimePayload payload)
+    {
+        Assert.True(Messages.TryCreate(payload, out var message), $"test payload {payload} should be valid");
+        return message;
+    }
+
+    public void Publish(RealtimePayload payload) => Manager.Publish(Message(payload));
+
+    /// <summary>Connects a WebSocket client; it must be accepted.</summary>
+    public TestClient Connect(
+        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue)
+    {
+        var (registration, client) = TryConnect(jobId, sessionId, welcome, clientReceiveWindow);
+        Assert.True(client is not null, $"the connection should be accepted, was refused with {registration.RefusalCode}: {registration.RefusalReason}");
+        return client;
+    }
+
+    /// <summary>Asks the manager to take a WebSocket client; the client is null when refused.</summary>
+    public (Registration Registration, TestClient? Client) TryConnect(
+        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue)
+    {
+        var pair = WebSocketPair.Create(clientReceiveWindow);
+        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome);
+        if (registration.Connection is not { } connection)
+        {
+            _refused.Add(pair);
+            return (registration, null);
+        }
+
+        var receiving = WebSocketReceiver.RunAsync(Manager, connection, pair.Server, CancellationToken.None);
+        var client = new TestClient(pair, connection, receiving);
+        _clients.Add(client);
+        _sessions.Add(EndLikeTheEndpointAsync(connection, receiving, pair.Server, Options.CloseTimeout));
+        return (registration, client);
+    }
+
+    /// <summary>
+    /// What the endpoint does once a connection has ended: give the client the close timeout to answer the close, then
+    /// let the socket go (the client sees the connection end, as it would when the server drops TCP).
+    /// </summary>
+    private static async Task EndLikeTheEndpointAsync(Connection connection, Task receiving, WebSocket socket, TimeSpan closeTimeout)
+    {
+        await connection.Completion;
+        try
+        {
+            await receiving.WaitAsync(closeTimeout);
+        }
+        catch (TimeoutException)
+        {
+            socket.Abort();
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients)
+        {
+            client.Connection.Abort("test finished");
+            client.Pair.Dispose();
+        }
+
+        foreach (var pair in _refused)
+        {
+            pair.Dispose();
+        }
+
+        try
+        {
+            await Task.WhenAll(_clients.SelectMany(c => new[] { c.Connection.Completion, c.Receiving }).Concat(_sessions))
+                .WaitAsync(Eventually.DefaultTimeout);
+        }
+        catch (Exception ex) when (ex is TimeoutException or WebSocketException or IOException or ObjectDisposedException)
+        {
+            // Clean-up only: the assertions of the test have already run.
+        }
+    }
+}
