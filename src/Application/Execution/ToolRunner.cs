@@ -196,34 +196,47 @@ public sealed partial class ToolRunner(
     private async Task AnalyzeAsync(Job job, VideoFrame frame, PluginRun run, PluginFrameContext context)
     {
         context.Reset();
-        JsonElement data;
-        JsonElement? partial;
-        double timingMs;
         StartTiming(run.Name);
+        object? result = null;
+        Exception? failure = null;
         try
         {
-            var result = run.Session!.Analyze(frame, context);
-            timingMs = StopTiming(run.Name);
-            data = PluginResultJson.ToElement(result);
-            partial = context.PartialResult is { } reported ? PluginResultJson.ToElement(reported) : null;
+            result = run.Session!.Analyze(frame, context);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Plugin code takes no token: whatever it throws, a cancellation included, is its own failure and stops only it.
-            StopTiming(run.Name);
-            await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, ex.Message, frame.FrameId, ex).ConfigureAwait(false);
+            failure = ex;
+        }
+
+        var timingMs = StopTiming(run.Name);
+        JsonElement data = default;
+        JsonElement? partial = null;
+        if (failure is null)
+        {
+            try
+            {
+                data = PluginResultJson.ToElement(result!);
+                partial = context.PartialResult is { } reported ? PluginResultJson.ToElement(reported) : null;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                failure = ex;
+            }
+        }
+
+        if (failure is not null)
+        {
+            // What the plugin warned about before it failed still counts, in the order raised.
+            await PublishWarningsAsync(job, frame, run, context).ConfigureAwait(false);
+            await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, failure.Message, frame.FrameId, failure).ConfigureAwait(false);
             return;
         }
 
         run.FramesProcessed++;
         await PublishAsync(new FrameAnalyzed(
             job.Id, frame.FrameId, frame.Index, frame.TimestampMs, run.Name, data, timingMs, job.DeviceUsed)).ConfigureAwait(false);
-        foreach (var warning in context.Warnings)
-        {
-            inspector.RecordWarning(run.Name, warning.Message, warning.Severity, frame.FrameId);
-            await PublishAsync(new PluginWarned(job.Id, run.Name, warning.Message, warning.Severity, frame.FrameId)).ConfigureAwait(false);
-        }
-
+        await PublishWarningsAsync(job, frame, run, context).ConfigureAwait(false);
         if (partial is { } partialResult)
         {
             await PublishAsync(new PartialResultReported(job.Id, run.Name, partialResult)).ConfigureAwait(false);
@@ -235,6 +248,15 @@ public sealed partial class ToolRunner(
             await FailPluginAsync(
                 job.Id, run, ErrorCodes.PluginTimeout, $"took {timingMs:F0} ms on one frame (limit {limit.TotalMilliseconds:F0} ms)", frame.FrameId, null)
                 .ConfigureAwait(false);
+        }
+    }
+
+    private async Task PublishWarningsAsync(Job job, VideoFrame frame, PluginRun run, PluginFrameContext context)
+    {
+        foreach (var warning in context.Warnings)
+        {
+            inspector.RecordWarning(run.Name, warning.Message, warning.Severity, frame.FrameId);
+            await PublishAsync(new PluginWarned(job.Id, run.Name, warning.Message, warning.Severity, frame.FrameId)).ConfigureAwait(false);
         }
     }
 

@@ -38,6 +38,9 @@ public sealed partial class Connection
         JobId = jobId;
         SessionId = sessionId;
         ConnectedAt = time.GetUtcNow();
+
+        // The welcome ping goes out with the connection, so its pong measures a round trip too.
+        _lastPingAt = time.GetTimestamp();
     }
 
     public Guid Id { get; } = Guid.NewGuid();
@@ -186,6 +189,12 @@ public sealed partial class Connection
             LogBroken(Id, ex.GetType().Name, ex.Message);
             _transport.Abort();
         }
+        catch (Exception ex)
+        {
+            // Not a transport failure: a defect. Logged in full; the connection still ends cleanly.
+            LogWriterFailed(ex, Id);
+            _transport.Abort();
+        }
         finally
         {
             _heartbeat?.Dispose();
@@ -207,6 +216,9 @@ public sealed partial class Connection
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} closing with {Code}: {Reason}")]
     private partial void LogClosing(Guid connectionId, int code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId} writer failed unexpectedly")]
+    private partial void LogWriterFailed(Exception exception, Guid connectionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} broken ({Error}: {Message})")]
     private partial void LogBroken(Guid connectionId, string error, string message);

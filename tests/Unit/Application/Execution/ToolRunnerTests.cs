@@ -314,6 +314,45 @@ public sealed class ToolRunnerTests
     // ---- 6.4 error handling ----
 
     [Fact]
+    public async Task Analyze_WhenPluginWarnsThenThrows_PublishesTheWarningBeforeTheCrash()
+    {
+        var plugin = new TestPlugin("fragile", (frame, context) =>
+        {
+            context.Warn("lens cracked", WarningSeverity.High);
+            throw new InvalidOperationException("gave up");
+        });
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), plugin], frames: 2);
+
+        await h.RunAsync();
+
+        var warning = Assert.Single(h.Published.Of<WarningPayload>());
+        Assert.Equal(("fragile", "lens cracked", "frame-000001"), (warning.Plugin, warning.Message, warning.FrameId));
+        var error = Assert.Single(h.Published.Of<ErrorPayload>());
+        Assert.True(IndexOf(h.Published.Payloads, warning) < IndexOf(h.Published.Payloads, error));
+        Assert.Equal(["fragile: lens cracked (frame-000001)", "fragile: PLUGIN_CRASH: gave up"], h.Job.Warnings);
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+    }
+
+    [Fact]
+    public async Task Analyze_WhenResultCannotBeSerialized_FailsOnlyThatPluginAndKeepsItsTiming()
+    {
+        var plugin = new TestPlugin("bad_result", (_, _) => new ThrowingResult());
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), plugin], frames: 2);
+
+        await h.RunAsync();
+
+        var error = Assert.Single(h.Published.Of<ErrorPayload>());
+        Assert.Equal(("bad_result", ErrorCodes.PluginCrash), (error.Plugin, error.Details!.ErrorCode));
+        Assert.Equal(2, h.Published.Of<FramePayload>().Count(f => f.Plugin == "echo"));
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+    }
+
+    private sealed class ThrowingResult
+    {
+        public int Value => throw new NotSupportedException("this result has no JSON form");
+    }
+
+    [Fact]
     public async Task ToolRunnerHandlesPluginError()
     {
         var crash = TestPlugin.Crashing("crash", fromIndex: 2);

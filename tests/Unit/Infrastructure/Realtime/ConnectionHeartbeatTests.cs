@@ -121,6 +121,20 @@ public sealed class ConnectionHeartbeatTests
     }
 
     [Fact]
+    public async Task Pong_AnsweringTheWelcomePing_RecordsRoundTripLatency()
+    {
+        await using var harness = new RealtimeHarness();
+        var client = harness.Connect(welcome: [new PingPayload(30)]);
+        Assert.Equal("ping", (await client.ReceiveAsync()).Type);
+
+        harness.Clock.Advance(TimeSpan.FromMilliseconds(120));
+        await client.SendPongAsync();
+
+        await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is not null, "the pong is recorded");
+        Assert.Equal(120, client.Connection.LastRoundTripMs!.Value, precision: 3);
+    }
+
+    [Fact]
     public async Task Pong_AfterPing_RecordsRoundTripLatency()
     {
         await using var harness = new RealtimeHarness();
