@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Api.Contracts;
 
@@ -111,10 +112,7 @@ public sealed record DeviceResponse(string Name, bool Available);
 
 public sealed record DevicesResponse(string Default, IReadOnlyList<DeviceResponse> Devices);
 
-public sealed record PluginResponse(string Plugin, PluginMetadataResponse Metadata);
-
-public sealed record PluginMetadataResponse(
-    string Version, string Model, IReadOnlyList<int?> InputShape, string OutputFormat, double ConfidenceDefault, IReadOnlyList<string> Capabilities);
+public sealed record PluginResponse(string Plugin, PluginMetadata Metadata);
 
 public sealed record ConnectionStatsResponse(
     Guid ConnectionId,

@@ -24,9 +24,7 @@ public static class SystemEndpoints
             [new DeviceResponse(Device.Cpu.ToWire(), probe.IsAvailable(Device.Cpu)), new DeviceResponse(Device.Gpu.ToWire(), probe.IsAvailable(Device.Gpu))]));
 
     private static Ok<List<PluginResponse>> Plugins(PluginCatalog catalog) =>
-        TypedResults.Ok(catalog.All.Select(p => new PluginResponse(p.Name, new PluginMetadataResponse(
-            p.Metadata.Version, p.Metadata.Model, p.Metadata.InputShape, p.Metadata.OutputFormat, p.Metadata.ConfidenceDefault,
-            p.Metadata.Capabilities))).ToList());
+        TypedResults.Ok(catalog.All.Select(p => new PluginResponse(p.Name, p.Metadata)).ToList());
 
     private static Ok<RealtimeStatsResponse> Stats(ConnectionManager connections)
     {

@@ -1,4 +1,5 @@
 using CleanRealtime.Application.Media;
+using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Application.Plugins;
 

@@ -11,7 +11,8 @@ public abstract record RealtimePayload
     public abstract Guid? RoutingJobId { get; }
 }
 
-public sealed record PluginMetadataInfo(
+/// <summary>What a plugin says about itself: the <c>metadata</c> message, and <c>GET /v1/plugins</c>.</summary>
+public sealed record PluginMetadata(
     string Version,
     string Model,
     IReadOnlyList<int?> InputShape,
@@ -19,7 +20,7 @@ public sealed record PluginMetadataInfo(
     double ConfidenceDefault,
     IReadOnlyList<string> Capabilities);
 
-public sealed record MetadataPayload(string Plugin, PluginMetadataInfo Metadata) : RealtimePayload
+public sealed record MetadataPayload(string Plugin, PluginMetadata Metadata) : RealtimePayload
 {
     public override MessageType Type => MessageType.Metadata;
     public override Guid? RoutingJobId => null;

@@ -1,6 +1,7 @@
 using CleanRealtime.Application.Media;
 using CleanRealtime.Application.Plugins;
 using OpenCvSharp;
+using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Infrastructure.Plugins;
 
