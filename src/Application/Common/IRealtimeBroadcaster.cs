@@ -6,4 +6,10 @@ namespace CleanRealtime.Application.Common;
 public interface IRealtimeBroadcaster
 {
     void Publish(RealtimeMessage message);
+
+    /// <summary>
+    /// Whether anyone would receive a message about <paramref name="jobId"/> (null: a message about no job) right now;
+    /// lets publishers skip building messages nobody listens to.
+    /// </summary>
+    bool HasSubscribers(Guid? jobId);
 }

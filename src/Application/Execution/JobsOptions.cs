@@ -8,4 +8,10 @@ public sealed class JobsOptions
 
     /// <summary>A plugin whose single frame takes longer than this is stopped for the job with <c>PLUGIN_TIMEOUT</c>.</summary>
     public TimeSpan PluginTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// At most one background checkpoint of running jobs per this interval (<c>Jobs:CheckpointInterval</c>). State
+    /// transitions (started, finished) are always saved at once; this only spaces out the progress saves.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -62,7 +62,7 @@ public sealed partial class RealtimeRelay(RealtimeMessages messages, IRealtimeBr
     {
         try
         {
-            if (messages.TryCreate(payload, out var message))
+            if (broadcaster.HasSubscribers(payload.RoutingJobId) && messages.TryCreate(payload, out var message))
             {
                 broadcaster.Publish(message);
             }

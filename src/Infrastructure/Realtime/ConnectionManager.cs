@@ -115,6 +115,11 @@ public sealed partial class ConnectionManager(
         }
     }
 
+    public bool HasSubscribers(Guid? jobId) =>
+        jobId is { } id
+            ? Volatile.Read(ref _allJobs).Length > 0 || Volatile.Read(ref _byJobSnapshot).ContainsKey(id)
+            : Volatile.Read(ref _everyone).Length > 0;
+
     /// <summary>Sends one message to one connection only (what a client gets on connect, and answers to its input).</summary>
     public bool Send(Connection connection, RealtimePayload payload)
     {

@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Sources;
 using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Infrastructure.Realtime;
@@ -23,13 +24,21 @@ public enum EnqueueOutcome
 /// <c>frame</c>/<c>partial_result</c> makes room; failing that an incoming one is dropped; other messages are never
 /// dropped and report <see cref="EnqueueOutcome.Overflow"/> instead.
 /// </summary>
-public sealed class OutboundQueue
+/// <remarks>
+/// Droppable and other messages wait in two FIFO queues stamped with one sequence, and the reader takes whichever head
+/// is older: dropping the oldest frame is O(1), order is kept, and nothing is allocated per message (the queues grow to
+/// what the connection really needs, so an idle one stays small). The single reader waits on a reusable value-task
+/// source rather than a new task per wake-up.
+/// </remarks>
+public sealed class OutboundQueue : IValueTaskSource<bool>
 {
-    private readonly LinkedList<OutboundMessage> _items = new();
-    private readonly Queue<LinkedListNode<OutboundMessage>> _droppable = new();
+    private readonly Queue<Entry> _droppable = new();
+    private readonly Queue<Entry> _kept = new();
     private readonly Lock _gate = new();
-    private TaskCompletionSource<bool>? _waiter;
+    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+    private bool _waiting;
     private bool _completed;
+    private long _sequence;
     private long _dropped;
 
     public OutboundQueue(int capacity)
@@ -46,7 +55,7 @@ public sealed class OutboundQueue
         {
             lock (_gate)
             {
-                return _items.Count;
+                return _droppable.Count + _kept.Count;
             }
         }
     }
@@ -66,8 +75,8 @@ public sealed class OutboundQueue
 
     public EnqueueOutcome Enqueue(OutboundMessage message)
     {
-        TaskCompletionSource<bool>? wake;
         EnqueueOutcome outcome;
+        bool wake;
         lock (_gate)
         {
             if (_completed)
@@ -76,11 +85,11 @@ public sealed class OutboundQueue
             }
 
             outcome = EnqueueOutcome.Enqueued;
-            if (_items.Count >= Capacity)
+            if (_droppable.Count + _kept.Count >= Capacity)
             {
                 if (_droppable.Count > 0)
                 {
-                    _items.Remove(_droppable.Dequeue());
+                    _droppable.Dequeue();
                     _dropped++;
                     outcome = EnqueueOutcome.DroppedOldest;
                 }
@@ -95,17 +104,16 @@ public sealed class OutboundQueue
                 }
             }
 
-            var node = _items.AddLast(message);
-            if (message.Type.IsDroppable())
-            {
-                _droppable.Enqueue(node);
-            }
-
-            wake = _waiter;
-            _waiter = null;
+            (message.Type.IsDroppable() ? _droppable : _kept).Enqueue(new Entry(_sequence++, message));
+            wake = _waiting;
+            _waiting = false;
         }
 
-        wake?.TrySetResult(true);
+        if (wake)
+        {
+            _signal.SetResult(true);
+        }
+
         return outcome;
     }
 
@@ -113,30 +121,27 @@ public sealed class OutboundQueue
     {
         lock (_gate)
         {
-            var first = _items.First;
-            if (first is null)
+            var hasDroppable = _droppable.TryPeek(out var droppable);
+            var hasKept = _kept.TryPeek(out var kept);
+            if (!hasDroppable && !hasKept)
             {
                 message = default;
                 return false;
             }
 
-            _items.RemoveFirst();
-            if (_droppable.Count > 0 && ReferenceEquals(_droppable.Peek(), first))
-            {
-                _droppable.Dequeue();
-            }
-
-            message = first.Value;
+            message = hasDroppable && (!hasKept || droppable.Sequence < kept.Sequence)
+                ? _droppable.Dequeue().Message
+                : _kept.Dequeue().Message;
             return true;
         }
     }
 
-    /// <summary>Waits until a message can be read (true) or the queue is completed and empty (false).</summary>
+    /// <summary>Waits until a message can be read (true) or the queue is completed and empty (false). One reader only.</summary>
     public ValueTask<bool> WaitToReadAsync()
     {
         lock (_gate)
         {
-            if (_items.Count > 0)
+            if (_droppable.Count + _kept.Count > 0)
             {
                 return ValueTask.FromResult(true);
             }
@@ -146,30 +151,43 @@ public sealed class OutboundQueue
                 return ValueTask.FromResult(false);
             }
 
-            _waiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            return new ValueTask<bool>(_waiter.Task);
+            _signal.Reset();
+            _waiting = true;
+            return new ValueTask<bool>(this, _signal.Version);
         }
     }
 
     /// <summary>Takes no more messages; those queued are still read unless <paramref name="discardPending"/>.</summary>
     public void Complete(bool discardPending)
     {
-        TaskCompletionSource<bool>? wake;
+        bool wake;
         bool hasItems;
         lock (_gate)
         {
             _completed = true;
             if (discardPending)
             {
-                _items.Clear();
                 _droppable.Clear();
+                _kept.Clear();
             }
 
-            hasItems = _items.Count > 0;
-            wake = _waiter;
-            _waiter = null;
+            hasItems = _droppable.Count + _kept.Count > 0;
+            wake = _waiting;
+            _waiting = false;
         }
 
-        wake?.TrySetResult(hasItems);
+        if (wake)
+        {
+            _signal.SetResult(hasItems);
+        }
     }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _signal.OnCompleted(continuation, state, token, flags);
+
+    private readonly record struct Entry(long Sequence, OutboundMessage Message);
 }

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Execution;
 using CleanRealtime.Domain.Jobs;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CleanRealtime.Application.Jobs.Projection;
 
@@ -10,7 +12,8 @@ namespace CleanRealtime.Application.Jobs.Projection;
 /// Writes running jobs to the repository in the background, coalescing requests, so the runner never waits on disk
 /// per frame. Saves are serialized: the repository appends the frames it has not stored yet.
 /// </summary>
-public sealed partial class JobCheckpointer(LiveJobs live, IJobRepository repository, ILogger<JobCheckpointer> logger) : IDisposable
+public sealed partial class JobCheckpointer(
+    LiveJobs live, IJobRepository repository, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobCheckpointer> logger) : IDisposable
 {
     private readonly Channel<Guid> _requests = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<Guid, byte> _pending = new();
@@ -46,7 +49,10 @@ public sealed partial class JobCheckpointer(LiveJobs live, IJobRepository reposi
         }
     }
 
-    /// <summary>The background loop (run by a hosted service).</summary>
+    /// <summary>
+    /// The background loop (run by a hosted service). After each save it rests for the checkpoint interval, so a fast
+    /// job is written about once a second rather than at every percent; requests made meanwhile are coalesced.
+    /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         await foreach (var jobId in _requests.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
@@ -55,6 +61,7 @@ public sealed partial class JobCheckpointer(LiveJobs live, IJobRepository reposi
             if (live.TryGet(jobId, out var job))
             {
                 await SaveNowAsync(job.Snapshot(), stoppingToken).ConfigureAwait(false);
+                await Task.Delay(options.Value.CheckpointInterval, time, stoppingToken).ConfigureAwait(false);
             }
         }
     }

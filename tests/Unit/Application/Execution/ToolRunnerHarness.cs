@@ -143,6 +143,8 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
         where T : RealtimePayload => [.. _messages.Select(m => m.Payload).OfType<T>()];
 
     public void Publish(RealtimeMessage message) => _messages.Enqueue(message);
+
+    public bool HasSubscribers(Guid? jobId) => true;
 }
 
 /// <summary>Records a message, then hands it on.</summary>
@@ -153,6 +155,8 @@ internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadc
         first.Publish(message);
         second.Publish(message);
     }
+
+    public bool HasSubscribers(Guid? jobId) => first.HasSubscribers(jobId) || second.HasSubscribers(jobId);
 }
 
 /// <summary>

@@ -387,16 +387,34 @@ public sealed class ToolRunnerTests
     }
 
     [Fact]
+    public async Task Relay_WithNoSubscriber_BuildsNoMessageAndTheJobStillCompletes()
+    {
+        var broadcaster = Substitute.For<IRealtimeBroadcaster>();
+        broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(false);
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo")], frames: 3, broadcaster: broadcaster);
+
+        await h.RunAsync();
+
+        broadcaster.DidNotReceive().Publish(Arg.Any<RealtimeMessage>());
+        broadcaster.Received().HasSubscribers(h.Job.Id);
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        Assert.Equal(3, h.Job.Frames.Count);
+    }
+
+    [Fact]
     public async Task ToolRunnerHandlesBroadcastError()
     {
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
+        broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(true);
         broadcaster.When(b => b.Publish(Arg.Any<RealtimeMessage>())).Do(_ => throw new InvalidOperationException("socket layer down"));
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), TestPlugin.Warning("warner", "low light")], frames: 3, broadcaster: broadcaster);
 
         await h.RunAsync();
 
         // Every publication failed ...
-        var attempts = broadcaster.ReceivedCalls().Select(c => (RealtimeMessage)c.GetArguments()[0]!).ToList();
+        var attempts = broadcaster.ReceivedCalls()
+            .Where(c => c.GetMethodInfo().Name == nameof(IRealtimeBroadcaster.Publish))
+            .Select(c => (RealtimeMessage)c.GetArguments()[0]!).ToList();
         Assert.Contains(attempts, m => m.Type == MessageType.Frame);
         Assert.Contains(attempts, m => m.Payload is ProgressPayload { Progress: 100 });
 

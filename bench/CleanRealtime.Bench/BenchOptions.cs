@@ -1,0 +1,121 @@
+using System.Globalization;
+
+namespace CleanRealtime.Bench;
+
+/// <summary>The driver's command line: <c>[all|fanout|scale|pipeline|micro]... [--quick] [options]</c>.</summary>
+internal sealed record BenchOptions
+{
+    public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline"];
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|micro]... [options]
+
+          all (default)          every scenario: micro, fanout, scale, pipeline
+          --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
+          --clients 1,5,100      fan-out client counts
+          --connections N        idle connections for scale (default 10000, quick 500)
+          --size N               frame message size in bytes (default 200)
+          --queue-capacity N     per-connection outbound queue of both servers (default 1000, the product default)
+          --out DIR              where latest.json / latest.md go (default bench/results)
+
+        internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
+        """;
+
+    public required IReadOnlyList<string> Scenarios { get; init; }
+
+    public bool Quick { get; init; }
+
+    public IReadOnlyList<int> Clients { get; init; } = [1, 5, 100];
+
+    public int Connections { get; init; } = 10_000;
+
+    public int MessageBytes { get; init; } = 200;
+
+    public int QueueCapacity { get; init; } = 1000;
+
+    public required string OutputDirectory { get; init; }
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var scenarios = new List<string>();
+        var quick = false;
+        int[]? clients = null;
+        int? connections = null;
+        int size = 200, queue = 1000;
+        string? output = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "all":
+                    scenarios.AddRange(AllScenarios);
+                    break;
+                case "fanout" or "scale" or "pipeline" or "micro":
+                    scenarios.Add(args[i]);
+                    break;
+                case "--quick":
+                    quick = true;
+                    break;
+                case "--clients":
+                    clients = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+                    break;
+                case "--connections":
+                    connections = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    break;
+                case "--size":
+                    size = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    break;
+                case "--queue-capacity":
+                    queue = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    break;
+                case "--out":
+                    output = Value();
+                    break;
+                default:
+                    throw new ArgumentException($"unknown argument '{args[i]}'");
+            }
+        }
+
+        if (clients is { } c && (c.Length == 0 || c.Any(n => n is < 1 or > 1000)))
+        {
+            throw new ArgumentException("--clients takes 1..1000 clients per entry");
+        }
+
+        if (connections is < 1 or > 15_000)
+        {
+            throw new ArgumentException("--connections takes 1..15000 (each process has a 20000 fd limit)");
+        }
+
+        if (size is < 150 or > 65_536 || queue < 1)
+        {
+            throw new ArgumentException("--size takes 150..65536 bytes, --queue-capacity at least 1");
+        }
+
+        return new BenchOptions
+        {
+            Scenarios = scenarios.Count == 0 ? AllScenarios : AllScenarios.Where(scenarios.Contains).ToArray(),
+            Quick = quick,
+            Clients = clients ?? [1, 5, 100],
+            Connections = connections ?? (quick ? 500 : 10_000),
+            MessageBytes = size,
+            QueueCapacity = queue,
+            OutputDirectory = Path.GetFullPath(output ?? DefaultOutputDirectory()),
+        };
+    }
+
+    /// <summary>bench/results next to this project, found from the build output; else ./bench/results.</summary>
+    private static string DefaultOutputDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CleanRealtime.Bench", "CleanRealtime.Bench.csproj")))
+            {
+                return Path.Combine(dir.FullName, "results");
+            }
+        }
+
+        return Path.Combine("bench", "results");
+    }
+}

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using System.Globalization;
+using CleanRealtime.Application.Media;
+using CleanRealtime.Application.Plugins;
+
+namespace CleanRealtime.Bench.Serve;
+
+/// <summary>What a bare loop of one plugin over the synthetic source measured.</summary>
+internal sealed record BarePipelineResult(int Frames, double Seconds, double Fps, double PluginMsPerFrame);
+
+/// <summary>
+/// The pipeline baseline: the same synthetic 640×480 source and the plugin's own <see cref="IPluginSession.Analyze"/>
+/// in a plain loop: no runner, no events, no JSON, no relay, no projection. It runs inside the real server's process
+/// (bench endpoint <c>POST /bench/pipeline</c>) on the very plugin and source singletons its jobs use, so that process,
+/// GC mode and native-library state are the same on both sides of the comparison.
+/// </summary>
+internal static class BarePipeline
+{
+    public static string Source(int frames) =>
+        string.Create(CultureInfo.InvariantCulture, $"synthetic:pitch?frames={frames}&width=640&height=480");
+
+    /// <summary>Times like a job: from the source being open to the last frame analysed (the session is opened inside).</summary>
+    public static async Task<BarePipelineResult> RunAsync(IFramePlugin plugin, IFrameSourceFactory sources, int frames, CancellationToken cancellationToken)
+    {
+        using var source = sources.Open(Source(frames));
+        var started = Stopwatch.GetTimestamp();
+        long analyzing = 0;
+        var analyzed = 0;
+        using (var session = plugin.OpenSession(new PluginSessionOptions("cpu", source.Fps, source.FrameCount)))
+        {
+            await foreach (var frame in source.ReadFramesAsync(cancellationToken))
+            {
+                using (frame)
+                {
+                    var before = Stopwatch.GetTimestamp();
+                    GC.KeepAlive(session.Analyze(frame, new PluginFrameContext()));
+                    analyzing += Stopwatch.GetTimestamp() - before;
+                    analyzed++;
+                }
+            }
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new BarePipelineResult(analyzed, seconds, analyzed / seconds, analyzing * 1000.0 / Stopwatch.Frequency / Math.Max(1, analyzed));
+    }
+}
