@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using CleanRealtime.Domain.Realtime;
 
@@ -16,47 +17,48 @@ public static class WebSocketReceiver
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(socket);
         var limit = manager.Options.MaxClientMessageBytes;
-        var buffer = new byte[limit + 1];
         try
         {
             while (!connection.Completion.IsCompleted)
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                // Wait for the next message without holding a buffer (a zero-byte receive): an idle connection keeps
+                // no receive memory; a pooled buffer is rented only while a message is being read.
+                var result = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+                var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+                try
                 {
-                    if (length > limit)
+                    var length = 0;
+                    while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close && length <= limit)
                     {
-                        connection.RequestClose(1009, $"message larger than {limit} bytes", drain: false);
-                        await DrainUntilClosedAsync(connection, socket, manager.Options.CloseTimeout);
-                        return;
+                        result = await socket.ReceiveAsync(buffer.AsMemory(length, limit + 1 - length), cancellationToken);
+                        length += result.Count;
                     }
 
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                switch (result.MessageType)
-                {
-                    case WebSocketMessageType.Close:
-                        // Echo the client's code to complete the handshake (1000 when it sent none).
-                        connection.RequestClose((int)(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure), "closed by the client", drain: false);
-                        return;
-                    case WebSocketMessageType.Binary:
-                        connection.RequestClose(1003, "binary messages are not supported; send JSON text", drain: false);
-                        await DrainUntilClosedAsync(connection, socket, manager.Options.CloseTimeout);
-                        return;
-                    default:
-                        if (length > limit)
-                        {
-                            connection.RequestClose(1009, $"message larger than {limit} bytes", drain: false);
+                    switch (result.MessageType)
+                    {
+                        case WebSocketMessageType.Close:
+                            // Echo the client's code to complete the handshake (1000 when it sent none).
+                            connection.RequestClose((int)(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure), "closed by the client", drain: false);
+                            return;
+                        case WebSocketMessageType.Binary:
+                            connection.RequestClose(1003, "binary messages are not supported; send JSON text", drain: false);
                             await DrainUntilClosedAsync(connection, socket, manager.Options.CloseTimeout);
                             return;
-                        }
+                        default:
+                            if (length > limit)
+                            {
+                                connection.RequestClose(1009, $"message larger than {limit} bytes", drain: false);
+                                await DrainUntilClosedAsync(connection, socket, manager.Options.CloseTimeout);
+                                return;
+                            }
 
-                        Handle(manager, connection, buffer.AsSpan(0, length));
-                        break;
+                            Handle(manager, connection, buffer.AsSpan(0, length));
+                            break;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }
