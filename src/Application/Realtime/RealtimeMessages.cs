@@ -1,5 +1,5 @@
+using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
-using FluentValidation;
 using Microsoft.Extensions.Logging;
 
 namespace CleanRealtime.Application.Realtime;
@@ -8,19 +8,19 @@ namespace CleanRealtime.Application.Realtime;
 /// Makes realtime messages: stamps a payload with the time and checks it against its schema. A message that fails is
 /// logged and never sent.
 /// </summary>
-public sealed partial class RealtimeMessages(IValidator<RealtimeMessage> validator, TimeProvider time, ILogger<RealtimeMessages> logger)
+public sealed partial class RealtimeMessages(RealtimeMessageValidator validator, TimeProvider time, ILogger<RealtimeMessages> logger)
 {
     public bool TryCreate(RealtimePayload payload, out RealtimeMessage message)
     {
         ArgumentNullException.ThrowIfNull(payload);
         message = new RealtimeMessage(payload, time.GetUtcNow());
-        var result = validator.Validate(message);
-        if (result.IsValid)
+        var result = validator.ValidatePayload(payload);
+        if (result.IsValid && message.Timestamp.Offset == TimeSpan.Zero)
         {
             return true;
         }
 
-        LogInvalid(payload.Type.ToWire(), result.ToString("; "));
+        LogInvalid(payload.Type.ToWire(), result.IsValid ? "'timestamp' must be UTC." : result.ToString("; "));
         return false;
     }
 

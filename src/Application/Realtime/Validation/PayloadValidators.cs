@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CleanRealtime.Domain.Realtime;
 using FluentValidation;
+using FluentValidation.Results;
 
 namespace CleanRealtime.Application.Realtime.Validation;
 
@@ -117,21 +118,43 @@ public sealed class PongPayloadValidator : AbstractValidator<PongPayload>
     public PongPayloadValidator() => RuleFor(p => p.Timestamp).NotEmpty();
 }
 
-/// <summary>The envelope: a known payload that passes its own validator, and a UTC timestamp.</summary>
+/// <summary>
+/// The envelope: a known payload that passes its own validator, and a UTC timestamp. <see cref="ValidatePayload"/> runs
+/// the same payload rules directly (what the server checks before every send, without the envelope's extra context).
+/// </summary>
 public sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage>
 {
+    private readonly Dictionary<Type, Func<RealtimePayload, ValidationResult>> _byPayload = [];
+
     public RealtimeMessageValidator()
     {
+        var metadata = Register(new MetadataPayloadValidator());
+        var progress = Register(new ProgressPayloadValidator());
+        var frame = Register(new FramePayloadValidator());
+        var partial = Register(new PartialResultPayloadValidator());
+        var status = Register(new PluginStatusPayloadValidator());
+        var warning = Register(new WarningPayloadValidator());
+        var error = Register(new ErrorPayloadValidator());
+        var ping = Register(new PingPayloadValidator());
+        var pong = Register(new PongPayloadValidator());
         RuleFor(m => m.Payload).NotNull().SetInheritanceValidator(v => v
-            .Add(new MetadataPayloadValidator())
-            .Add(new ProgressPayloadValidator())
-            .Add(new FramePayloadValidator())
-            .Add(new PartialResultPayloadValidator())
-            .Add(new PluginStatusPayloadValidator())
-            .Add(new WarningPayloadValidator())
-            .Add(new ErrorPayloadValidator())
-            .Add(new PingPayloadValidator())
-            .Add(new PongPayloadValidator()));
+            .Add(metadata).Add(progress).Add(frame).Add(partial).Add(status).Add(warning).Add(error).Add(ping).Add(pong));
         RuleFor(m => m.Timestamp.Offset).Equal(TimeSpan.Zero).WithMessage("'timestamp' must be UTC.");
+    }
+
+    /// <summary>Checks a payload against its schema (the rules the envelope applies to it).</summary>
+    public ValidationResult ValidatePayload(RealtimePayload payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        return _byPayload.TryGetValue(payload.GetType(), out var validate)
+            ? validate(payload)
+            : new ValidationResult([new ValidationFailure("payload", $"'{payload.GetType().Name}' is not a known payload.")]);
+    }
+
+    private IValidator<T> Register<T>(IValidator<T> validator)
+        where T : RealtimePayload
+    {
+        _byPayload[typeof(T)] = payload => validator.Validate((T)payload);
+        return validator;
     }
 }
