@@ -103,7 +103,8 @@ public static partial class RealtimeEndpoints
             return;
         }
 
-        await context.Response.StartAsync(context.RequestAborted);
+        // No explicit StartAsync: the connection's writer owns the response body from here (a PipeWriter takes one
+        // writer), and its first flush, of the welcome messages, sends the headers.
         using (context.RequestAborted.Register(() => connection.Abort("the client went away")))
         {
             await connection.Completion;
