@@ -27,24 +27,26 @@ public sealed partial class CancelJobHandler(
         ArgumentNullException.ThrowIfNull(request);
         if (live.TryGet(request.JobId, out var running))
         {
+            // A finished job stays live until its final state is stored: it is finished all the same.
+            var snapshot = running.Snapshot();
+            EnsureNotFinished(snapshot.Id, snapshot.Status);
             live.RequestCancel(request.JobId);
             LogCancelRequested(request.JobId, "running");
-            return running.Snapshot();
+            return snapshot;
         }
 
         var job = await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false)
                   ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
-        if (job.Status.IsFinished())
-        {
-            throw new DomainRuleException($"Job {job.Id} is already {job.Status.ToWire()} and cannot be cancelled.");
-        }
+        EnsureNotFinished(job.Id, job.Status);
 
         // Flag first: a worker that picks the job up from now on sees the request before it starts any frame.
         live.RequestCancel(request.JobId);
         if (live.TryGet(request.JobId, out running))
         {
+            var snapshot = running.Snapshot();
+            EnsureNotFinished(snapshot.Id, snapshot.Status);
             LogCancelRequested(request.JobId, "starting");
-            return running.Snapshot();
+            return snapshot;
         }
 
         var now = time.GetUtcNow();
@@ -55,6 +57,14 @@ public sealed partial class CancelJobHandler(
         // Subscribers of the job learn it ended, as they would for a running one (progress 100, stage cancelled).
         await mediator.Publish(new JobFinished(job.Id, JobStatus.Cancelled, null, now), CancellationToken.None).ConfigureAwait(false);
         return job.ToMemento();
+    }
+
+    private static void EnsureNotFinished(Guid jobId, JobStatus status)
+    {
+        if (status.IsFinished())
+        {
+            throw new DomainRuleException($"Job {jobId} is already {status.ToWire()} and cannot be cancelled.");
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled while {State}")]

@@ -1,0 +1,58 @@
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Jobs.CancelJob;
+using CleanRealtime.Application.Jobs.Projection;
+using CleanRealtime.Domain.Common;
+using CleanRealtime.Domain.Jobs;
+using MediatR;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using NSubstitute;
+
+namespace CleanRealtime.UnitTests.Application.Jobs;
+
+public sealed class CancelJobTests
+{
+    private readonly FakeTimeProvider _clock = new();
+    private readonly LiveJobs _live = new();
+    private readonly IJobRepository _repository = Substitute.For<IJobRepository>();
+
+    [Fact]
+    public async Task Cancel_JobFinishedButNotYetStored_Is409NotACancellation()
+    {
+        // The window between the projection marking the job completed and its final save removing it from LiveJobs.
+        var job = NewJob();
+        using var running = _live.Begin(job);
+        running.Apply(j =>
+        {
+            j.Start(_clock.GetUtcNow());
+            j.Complete(_clock.GetUtcNow());
+        });
+
+        await Assert.ThrowsAsync<DomainRuleException>(() => Handler().Handle(new CancelJob(job.Id), CancellationToken.None));
+        Assert.False(_live.IsCancelRequested(job.Id));
+    }
+
+    [Fact]
+    public async Task Cancel_RunningJob_RequestsCancellationAndAnswersWithItsState()
+    {
+        var job = NewJob();
+        using var running = _live.Begin(job);
+        running.Apply(j => j.Start(_clock.GetUtcNow()));
+
+        var answer = await Handler().Handle(new CancelJob(job.Id), CancellationToken.None);
+
+        Assert.Equal(JobStatus.Running, answer.Status);
+        Assert.True(running.IsCancellationRequested);
+    }
+
+    private Job NewJob() => Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], _clock.GetUtcNow());
+
+    private CancelJobHandler Handler()
+    {
+        var checkpointer = new JobCheckpointer(
+            _live, _repository, Options.Create(new JobsOptions()), _clock, NullLogger<JobCheckpointer>.Instance);
+        return new CancelJobHandler(_live, _repository, checkpointer, Substitute.For<IMediator>(), _clock, NullLogger<CancelJobHandler>.Instance);
+    }
+}
