@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
@@ -18,14 +19,13 @@ public sealed partial class ConnectionManager(
     private readonly RealtimeOptions _options = options.Value;
     private readonly ILogger _logger = loggers.CreateLogger<ConnectionManager>();
     private readonly ConcurrentDictionary<Guid, Connection> _connections = new();
-    private readonly Dictionary<Guid, Connection[]> _byJob = [];
     private readonly Dictionary<Guid, int> _perSession = [];
     private readonly Lock _gate = new();
 
-    // Copy-on-write snapshots read without a lock by Publish.
+    // Copy-on-write subscriber sets: changed under the lock, one entry at a time; read without a lock by Publish.
     private Connection[] _everyone = [];
     private Connection[] _allJobs = [];
-    private IReadOnlyDictionary<Guid, Connection[]> _byJobSnapshot = new Dictionary<Guid, Connection[]>();
+    private ImmutableDictionary<Guid, Connection[]> _byJob = ImmutableDictionary<Guid, Connection[]>.Empty;
 
     public int Count => _connections.Count;
 
@@ -74,12 +74,15 @@ public sealed partial class ConnectionManager(
                 _perSession[s] = _perSession.GetValueOrDefault(s) + 1;
             }
 
+            Volatile.Write(ref _everyone, [.. _everyone, connection]);
             if (jobId is { } job)
             {
-                _byJob[job] = [.. _byJob.GetValueOrDefault(job, []), connection];
+                Volatile.Write(ref _byJob, _byJob.SetItem(job, [.. _byJob.GetValueOrDefault(job, []), connection]));
             }
-
-            RebuildSnapshots();
+            else
+            {
+                Volatile.Write(ref _allJobs, [.. _allJobs, connection]);
+            }
         }
 
         connection.Start();
@@ -93,7 +96,7 @@ public sealed partial class ConnectionManager(
         var job = message.Payload.RoutingJobId;
         var everyone = Volatile.Read(ref _everyone);
         var primary = job is null ? everyone : Volatile.Read(ref _allJobs);
-        var followers = job is { } id && Volatile.Read(ref _byJobSnapshot).TryGetValue(id, out var f) ? f : [];
+        var followers = job is { } id && Volatile.Read(ref _byJob).TryGetValue(id, out var f) ? f : [];
         if (primary.Length == 0 && followers.Length == 0)
         {
             return;
@@ -117,7 +120,7 @@ public sealed partial class ConnectionManager(
 
     public bool HasSubscribers(Guid? jobId) =>
         jobId is { } id
-            ? Volatile.Read(ref _allJobs).Length > 0 || Volatile.Read(ref _byJobSnapshot).ContainsKey(id)
+            ? Volatile.Read(ref _allJobs).Length > 0 || Volatile.Read(ref _byJob).ContainsKey(id)
             : Volatile.Read(ref _everyone).Length > 0;
 
     /// <summary>Sends one message to one connection only (what a client gets on connect, and answers to its input).</summary>
@@ -167,32 +170,23 @@ public sealed partial class ConnectionManager(
                 }
             }
 
-            if (connection.JobId is { } job && _byJob.TryGetValue(job, out var followers))
+            Volatile.Write(ref _everyone, Without(_everyone, connection));
+            if (connection.JobId is { } job)
             {
-                var rest = followers.Where(c => c != connection).ToArray();
-                if (rest.Length == 0)
-                {
-                    _byJob.Remove(job);
-                }
-                else
-                {
-                    _byJob[job] = rest;
-                }
+                var rest = Without(_byJob.GetValueOrDefault(job, []), connection);
+                Volatile.Write(ref _byJob, rest.Length == 0 ? _byJob.Remove(job) : _byJob.SetItem(job, rest));
             }
-
-            RebuildSnapshots();
+            else
+            {
+                Volatile.Write(ref _allJobs, Without(_allJobs, connection));
+            }
         }
 
         LogDisconnected(connection.Id, connection.CloseCode, connection.Sent, connection.Dropped, _connections.Count);
     }
 
-    private void RebuildSnapshots()
-    {
-        var everyone = _connections.Values.ToArray();
-        Volatile.Write(ref _everyone, everyone);
-        Volatile.Write(ref _allJobs, everyone.Where(c => c.JobId is null).ToArray());
-        Volatile.Write(ref _byJobSnapshot, new Dictionary<Guid, Connection[]>(_byJob));
-    }
+    private static Connection[] Without(Connection[] connections, Connection removed) =>
+        Array.FindAll(connections, c => !ReferenceEquals(c, removed));
 
     private bool TrySerialize(RealtimeMessage message, out OutboundMessage outbound)
     {
