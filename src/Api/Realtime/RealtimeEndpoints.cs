@@ -138,7 +138,7 @@ public static partial class RealtimeEndpoints
 
         try
         {
-            var state = await mediator.Send(new GetJob(jobId), context.RequestAborted);
+            var state = await mediator.Send(new GetJob(jobId, WithFrames: false), context.RequestAborted);
             return new Subscription(jobId, sessionId, state, 0, null);
         }
         catch (NotFoundException)

@@ -8,6 +8,9 @@ public interface IJobRepository
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
 
+    /// <summary>One job's state without its frames (no frame rows are read).</summary>
+    Task<JobMemento?> FindStateAsync(Guid id, CancellationToken cancellationToken);
+
     /// <summary>Stores a job's current state: its scalar fields, and the frames not stored yet.</summary>
     Task SaveAsync(JobMemento job, CancellationToken cancellationToken);
 

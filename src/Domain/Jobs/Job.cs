@@ -221,9 +221,10 @@ public sealed class Job
         CompletedAt = now;
     }
 
-    public JobMemento ToMemento() => new(
+    /// <param name="includeFrames">False for the job's state alone (the frames list is its only part that grows with the video).</param>
+    public JobMemento ToMemento(bool includeFrames = true) => new(
         Id, Source, DeviceRequested, DeviceUsed, [.. _plugins], Status, Progress, Error, CreatedAt, StartedAt, CompletedAt,
-        [.. _frames], new Dictionary<string, double>(_pluginTimings, StringComparer.Ordinal), [.. _warnings]);
+        includeFrames ? [.. _frames] : [], new Dictionary<string, double>(_pluginTimings, StringComparer.Ordinal), [.. _warnings]);
 
     private void EnsureStatus(JobStatus expected, string action)
     {

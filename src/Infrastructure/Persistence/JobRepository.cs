@@ -40,6 +40,14 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return Job.Restore(ToMemento(row, frames.Select(ToFrame).ToList()));
     }
 
+    public async Task<JobMemento?> FindStateAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        var row = await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Id == key, cancellationToken);
+        return row is null ? null : ToMemento(row, []);
+    }
+
     public async Task SaveAsync(JobMemento job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);

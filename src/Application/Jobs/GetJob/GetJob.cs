@@ -9,7 +9,8 @@ namespace CleanRealtime.Application.Jobs.GetJob;
 /// Reads one job as it stands now: a running job from its live aggregate (every event already folded in), any other from
 /// the repository. Both the legacy and the extended endpoint read through this one request.
 /// </summary>
-public sealed record GetJob(Guid JobId) : IRequest<JobMemento>;
+/// <param name="WithFrames">False to read the job's state alone, without copying or loading its frames.</param>
+public sealed record GetJob(Guid JobId, bool WithFrames = true) : IRequest<JobMemento>;
 
 public sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJob, JobMemento>
 {
@@ -18,10 +19,12 @@ public sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IR
         ArgumentNullException.ThrowIfNull(request);
         if (live.TryGet(request.JobId, out var running))
         {
-            return running.Snapshot();
+            return running.Snapshot(request.WithFrames);
         }
 
-        var job = await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false);
-        return job?.ToMemento() ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
+        var job = request.WithFrames
+            ? (await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false))?.ToMemento()
+            : await repository.FindStateAsync(request.JobId, cancellationToken).ConfigureAwait(false);
+        return job ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
     }
 }

@@ -48,7 +48,7 @@ public sealed class ListJobsHandler(IJobRepository repository, LiveJobs live) : 
 
         var rows = await repository.ListAsync(status, limit + 1, after, cancellationToken).ConfigureAwait(false);
         var page = rows.Take(limit)
-            .Select(row => live.TryGet(row.Id, out var running) ? running.Snapshot() with { Frames = [] } : row)
+            .Select(row => live.TryGet(row.Id, out var running) ? running.Snapshot(includeFrames: false) : row)
             .ToList();
         var next = rows.Count > limit ? JobCursor.Encode(new JobPageCursor(page[^1].CreatedAt, page[^1].Id)) : null;
         return new JobPage(page, next);

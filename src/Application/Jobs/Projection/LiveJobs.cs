@@ -80,11 +80,11 @@ public sealed class LiveJob : IDisposable
         }
     }
 
-    public JobMemento Snapshot()
+    public JobMemento Snapshot(bool includeFrames = true)
     {
         lock (_gate)
         {
-            return _job.ToMemento();
+            return _job.ToMemento(includeFrames);
         }
     }
 
