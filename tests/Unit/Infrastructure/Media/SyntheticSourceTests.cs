@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using CleanRealtime.Application.Media;
 using CleanRealtime.Infrastructure.Media;
 using OpenCvSharp;
 
@@ -47,7 +46,7 @@ public sealed class SyntheticSourceTests
     {
         using var source = new SyntheticSource(SyntheticSceneSettings.Default with { Frames = 3, Width = 320, Height = 200 });
 
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         Assert.Equal(3, source.FrameCount);
         Assert.Equal([1, 2, 3], frames.Select(f => f.Index));
@@ -58,7 +57,7 @@ public sealed class SyntheticSourceTests
             Assert.Equal(200, f.Image.Height);
             Assert.Equal(MatType.CV_8UC3, f.Image.Type());
         });
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -66,11 +65,11 @@ public sealed class SyntheticSourceTests
     {
         using var source = new SyntheticSource(SyntheticSceneSettings.Default with { Frames = 2, Fps = 50 });
 
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         Assert.Equal(50, source.Fps);
         Assert.Equal([20.0, 40.0], frames.Select(f => f.TimestampMs));
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -79,12 +78,12 @@ public sealed class SyntheticSourceTests
         using var source = new SyntheticSource(SyntheticSceneSettings.Default with { Frames = 5, Fps = 50, Width = 160, Height = 90 });
         var clock = Stopwatch.StartNew();
 
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         clock.Stop();
         Assert.Equal(5, frames.Count);
         Assert.True(clock.ElapsedMilliseconds >= 75, $"5 frames at 50 fps took only {clock.ElapsedMilliseconds} ms");
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -110,9 +109,9 @@ public sealed class SyntheticSourceTests
     public async Task ReadFramesAsync_SecondRead_Throws()
     {
         using var source = new SyntheticSource(SyntheticSceneSettings.Default with { Frames = 1 });
-        DisposeAll(await ReadAllAsync(source));
+        TestMedia.DisposeAll(await TestMedia.ReadAllAsync(source));
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => ReadAllAsync(source));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => TestMedia.ReadAllAsync(source));
     }
 
     [Fact]
@@ -140,24 +139,5 @@ public sealed class SyntheticSourceTests
         using var source = new SyntheticSource(SyntheticSceneSettings.Default with { Height = height });
 
         Assert.Equal(expected, source.BallRadius);
-    }
-
-    private static async Task<List<VideoFrame>> ReadAllAsync(SyntheticSource source)
-    {
-        var frames = new List<VideoFrame>();
-        await foreach (var frame in source.ReadFramesAsync(CancellationToken.None))
-        {
-            frames.Add(frame);
-        }
-
-        return frames;
-    }
-
-    private static void DisposeAll(IEnumerable<VideoFrame> frames)
-    {
-        foreach (var frame in frames)
-        {
-            frame.Dispose();
-        }
     }
 }

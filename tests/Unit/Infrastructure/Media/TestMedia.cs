@@ -1,3 +1,4 @@
+using CleanRealtime.Application.Media;
 using OpenCvSharp;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Media;
@@ -5,6 +6,26 @@ namespace CleanRealtime.UnitTests.Infrastructure.Media;
 /// <summary>Writes small media files with known content into a test's temp folder.</summary>
 internal static class TestMedia
 {
+    /// <summary>Reads every frame of a source; the caller disposes them (<see cref="DisposeAll"/>).</summary>
+    public static async Task<List<VideoFrame>> ReadAllAsync(IFrameSource source)
+    {
+        var frames = new List<VideoFrame>();
+        await foreach (var frame in source.ReadFramesAsync(CancellationToken.None))
+        {
+            frames.Add(frame);
+        }
+
+        return frames;
+    }
+
+    public static void DisposeAll(IEnumerable<VideoFrame> frames)
+    {
+        foreach (var frame in frames)
+        {
+            frame.Dispose();
+        }
+    }
+
     public static string CreateTempFolder(string purpose)
     {
         var path = Path.Combine(Path.GetTempPath(), $"cr-{purpose}-{Guid.NewGuid():N}");

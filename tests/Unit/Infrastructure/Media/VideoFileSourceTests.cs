@@ -17,7 +17,7 @@ public sealed class VideoFileSourceTests : IDisposable
         TestMedia.WriteVideo(path, frames: 12, width: 160, height: 120, fps: 25);
         using var source = VideoFileSource.Open(path, "clip.avi");
 
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         Assert.Equal(12, source.FrameCount);
         Assert.Equal(25, source.Fps, precision: 3);
@@ -38,7 +38,7 @@ public sealed class VideoFileSourceTests : IDisposable
             Assert.True(square.Item0 > 200, $"frame {frame.Index}: expected the white square, got {square}");
         }
 
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -48,13 +48,13 @@ public sealed class VideoFileSourceTests : IDisposable
         using var written = TestMedia.WriteImage(path, width: 50, height: 40);
         using var source = VideoFileSource.Open(path, "still.png");
 
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         Assert.Equal(1, source.FrameCount);
         var frame = Assert.Single(frames);
         Assert.Equal(1, frame.Index);
         Assert.Equal(0, Cv2.Norm(written, frame.Image, NormTypes.L1));
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -67,10 +67,10 @@ public sealed class VideoFileSourceTests : IDisposable
         }
 
         using var source = VideoFileSource.Open(path, "gray.png");
-        var frames = await ReadAllAsync(source);
+        var frames = await TestMedia.ReadAllAsync(source);
 
         Assert.Equal(MatType.CV_8UC3, Assert.Single(frames).Image.Type());
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Theory]
@@ -118,7 +118,7 @@ public sealed class VideoFileSourceTests : IDisposable
 
         Assert.InRange(frames.Count, 0, 17);
         Assert.Contains("truncated.avi", error.Message, StringComparison.Ordinal);
-        DisposeAll(frames);
+        TestMedia.DisposeAll(frames);
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed class VideoFileSourceTests : IDisposable
         var path = Path.Combine(_folder, "still.png");
         TestMedia.WriteImage(path).Dispose();
         using var source = VideoFileSource.Open(path, "still.png");
-        DisposeAll(await ReadAllAsync(source));
+        TestMedia.DisposeAll(await TestMedia.ReadAllAsync(source));
 
         Assert.Throws<InvalidOperationException>(() => source.ReadFramesAsync(CancellationToken.None));
     }
@@ -161,24 +161,5 @@ public sealed class VideoFileSourceTests : IDisposable
                 frame.Dispose();
             }
         });
-    }
-
-    private static async Task<List<VideoFrame>> ReadAllAsync(VideoFileSource source)
-    {
-        var frames = new List<VideoFrame>();
-        await foreach (var frame in source.ReadFramesAsync(CancellationToken.None))
-        {
-            frames.Add(frame);
-        }
-
-        return frames;
-    }
-
-    private static void DisposeAll(IEnumerable<VideoFrame> frames)
-    {
-        foreach (var frame in frames)
-        {
-            frame.Dispose();
-        }
     }
 }
