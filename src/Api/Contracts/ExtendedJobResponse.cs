@@ -118,12 +118,11 @@ public sealed record ConnectionStatsResponse(
     Guid ConnectionId,
     string Transport,
     Guid? JobId,
-    Guid? SessionId,
     DateTime ConnectedAt,
     int QueueDepth,
     long Sent,
     long Dropped,
     double? LastRoundTripMs);
 
-public sealed record RealtimeStatsResponse(int Open, long Sent, long Dropped, IReadOnlyList<ConnectionStatsResponse> Connections);
+public sealed record RealtimeStatsResponse(int Open, long Sent, long Dropped, IReadOnlyList<ConnectionStatsResponse> Connections, int? NextOffset);
 

@@ -60,15 +60,18 @@ public static class JobEndpoints
 
         var body = await JsonSerializer.DeserializeAsync<CreateJobRequest>(request.Body, json.Value.SerializerOptions, cancellationToken)
                    ?? throw new JsonException("The request body must be a JSON object.", "$", null, null);
-        var job = await mediator.Send(new CreateJob(body.Source, body.DeviceRequested, body.Plugins), cancellationToken);
+        var job = await mediator.Send(
+            new CreateJob(body.Source, body.DeviceRequested, body.Plugins, Security.ClientIdentity.Of(request.HttpContext)), cancellationToken);
         var response = job.ToResponse();
         return TypedResults.Accepted($"/v1/jobs/{response.JobId}", response);
     }
 
-    private static async Task<Ok<JobListResponse>> ListAsync(
-        IMediator mediator, string? status, int? limit, string? cursor, CancellationToken cancellationToken)
+    private static async Task<Ok<JobListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
     {
-        var page = await mediator.Send(new ListJobs(status, limit, cursor), cancellationToken);
+        var query = new QueryReader(request);
+        var list = new ListJobs(query.Text("status"), query.Integer("limit"), query.Text("cursor"));
+        query.ThrowIfInvalid();
+        var page = await mediator.Send(list, cancellationToken);
         return TypedResults.Ok(new JobListResponse(page.Items.Select(j => j.ToSummary()).ToList(), page.NextCursor));
     }
 

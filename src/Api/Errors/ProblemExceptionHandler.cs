@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Domain.Common;
@@ -23,6 +24,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
             DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
+            CapacityExceededException c => TooManyRequests(httpContext, c),
             BadHttpRequestException b => new ProblemDetails
             {
                 Status = b.StatusCode,
@@ -47,6 +49,12 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static ProblemDetails TooManyRequests(HttpContext httpContext, CapacityExceededException exception)
+    {
+        httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(exception.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = exception.Message };
     }
 
     /// <summary><c>$.plugins[2]</c> → <c>plugins</c>; the body itself → <c>body</c>.</summary>

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using CleanRealtime.Api.Security;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Jobs.GetJob;
 using CleanRealtime.Application.Plugins;
@@ -59,7 +60,8 @@ public static partial class RealtimeEndpoints
         }
 
         var registration = manager.TryAdd(
-            new WebSocketTransport(socket), subscription.JobId, subscription.SessionId, Welcome(subscription.Job, catalog, manager));
+            new WebSocketTransport(socket), subscription.JobId, subscription.SessionId, Welcome(subscription.Job, catalog, manager),
+            ClientIdentity.Of(context));
         if (registration.Connection is not { } connection)
         {
             LogRefused(logger, registration.RefusalCode, registration.RefusalReason!);
@@ -95,7 +97,7 @@ public static partial class RealtimeEndpoints
         context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var registration = manager.TryAdd(new SseTransport(context), subscription.JobId, subscription.SessionId,
-            Welcome(subscription.Job, catalog, manager));
+            Welcome(subscription.Job, catalog, manager), ClientIdentity.Of(context));
         if (registration.Connection is not { } connection)
         {
             context.Response.Headers.Remove("Content-Type");

@@ -4,7 +4,14 @@ namespace CleanRealtime.Application.Common;
 
 public interface IJobRepository
 {
-    Task AddAsync(Job job, CancellationToken cancellationToken);
+    /// <summary>Stores a new job; <paramref name="submittedBy"/> names the client for the per-client queue cap.</summary>
+    Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken);
+
+    /// <summary>Jobs waiting for a worker: all of them, or those one client submitted.</summary>
+    Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken);
+
+    /// <summary>Deletes finished jobs (and their frames) that ended before <paramref name="endedBefore"/>; how many.</summary>
+    Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
 

@@ -10,4 +10,7 @@ public static class ErrorCodes
     public const string PluginCrash = "PLUGIN_CRASH";
     public const string DeviceUnavailable = "DEVICE_UNAVAILABLE";
     public const string SourceUnreadable = "SOURCE_UNREADABLE";
+
+    /// <summary>The job went over one of its budgets (<c>Jobs:MaxFrames</c>, <c>Jobs:MaxPixelsPerFrame</c>, <c>Jobs:MaxDuration</c>).</summary>
+    public const string BudgetExceeded = "BUDGET_EXCEEDED";
 }

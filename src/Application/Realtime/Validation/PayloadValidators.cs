@@ -93,7 +93,7 @@ public sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
     public static readonly IReadOnlySet<string> Codes = new HashSet<string>(StringComparer.Ordinal)
     {
         ErrorCodes.InvalidJson, ErrorCodes.MissingField, ErrorCodes.UnknownType, ErrorCodes.PluginTimeout,
-        ErrorCodes.PluginCrash, ErrorCodes.DeviceUnavailable, ErrorCodes.SourceUnreadable,
+        ErrorCodes.PluginCrash, ErrorCodes.DeviceUnavailable, ErrorCodes.SourceUnreadable, ErrorCodes.BudgetExceeded,
     };
 
     public ErrorPayloadValidator()

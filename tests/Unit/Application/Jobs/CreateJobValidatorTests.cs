@@ -190,14 +190,14 @@ public sealed class CreateJobValidatorTests
 
         Assert.Equal(["device_requested", "plugins", "source"], ex.Errors.Keys.Order(StringComparer.Ordinal));
         Assert.Contains("nope, nada", Assert.Single(ex.Errors["plugins"]), StringComparison.Ordinal);
-        await repository.DidNotReceiveWithAnyArgs().AddAsync(default!, default);
+        await repository.DidNotReceiveWithAnyArgs().AddAsync(default!, default, default);
         await queue.DidNotReceiveWithAnyArgs().EnqueueAsync(default, default);
 
         // And a valid one goes through to the handler.
         var job = await mediator.Send(new CreateJob("synthetic:pitch", null, ["plugin_02"]));
         Assert.Equal(JobStatus.Queued, job.Status);
         Assert.Equal(Device.Cpu, job.DeviceRequested);
-        await repository.Received(1).AddAsync(Arg.Is<Job>(j => j.Id == job.Id), Arg.Any<CancellationToken>());
+        await repository.Received(1).AddAsync(Arg.Is<Job>(j => j.Id == job.Id), Arg.Any<string?>(), Arg.Any<CancellationToken>());
         await queue.Received(1).EnqueueAsync(job.Id, Arg.Any<CancellationToken>());
     }
 }
