@@ -32,6 +32,8 @@ public sealed class JobInputValidationTests(ServerFixture server) : IClassFixtur
     [InlineData("missing.mp4")]
     [InlineData("synthetic:moon")]
     [InlineData("synthetic:pitch?frames=0")]
+    [InlineData("synthetic:pitch?frames=10\0")]
+    [InlineData("synthetic:pitch?frames=10%00")]
     public async Task Create_BadSource_Returns400WithSourceError(string source)
     {
         var errors = await PostExpecting400Async(new { source, plugins = new[] { "motion_detection" } });

@@ -77,6 +77,8 @@ public sealed class FrameSourceFactoryTests : IClassFixture<FrameSourceFactoryTe
     [InlineData("synthetic:pitch?height=63", "synthetic parameter 'height' must be between 64 and 2160 (got 63)")]
     [InlineData("synthetic:pitch?height=2161", "synthetic parameter 'height' must be between 64 and 2160 (got 2161)")]
     [InlineData("synthetic:pitch?frames=1&frames=2", "synthetic parameter 'frames' is given more than once")]
+    [InlineData("synthetic:pitch?frames=10\0", "synthetic source must not contain control characters (found U+0000 at position 25)")]
+    [InlineData("synthetic:pitch?frames=10%00", "synthetic source must not contain '%' (at position 25): parameters are plain text")]
     public void Validate_BadSyntheticSource_SaysWhy(string source, string expected)
     {
         var error = _factory.Validate(source);
