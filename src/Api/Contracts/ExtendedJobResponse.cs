@@ -104,6 +104,9 @@ public sealed record JobSummaryResponse(
     DateTime? StartedAt,
     DateTime? CompletedAt);
 
+/// <summary><c>GET /v1/jobs/{id}/frames</c>: a page of frames, how many the job has, and where the next page starts (null at the end).</summary>
+public sealed record JobFramesResponse(IReadOnlyList<FrameResponse> Items, int Total, int? NextOffset);
+
 public sealed record JobListResponse(IReadOnlyList<JobSummaryResponse> Items, string? NextCursor);
 
 public sealed record CreateJobRequest(string? Source, string? DeviceRequested, IReadOnlyList<string>? Plugins);

@@ -1,3 +1,4 @@
+using CleanRealtime.Api.Errors;
 using System.Net.WebSockets;
 using CleanRealtime.Api.Security;
 using CleanRealtime.Application.Common;
@@ -140,7 +141,7 @@ public static partial class RealtimeEndpoints
 
         try
         {
-            var state = await mediator.Send(new GetJob(jobId, WithFrames: false), context.RequestAborted);
+            var state = await mediator.Send(new GetJob(jobId), context.RequestAborted);
             return new Subscription(jobId, sessionId, state, 0, null);
         }
         catch (NotFoundException)
@@ -183,7 +184,7 @@ public static partial class RealtimeEndpoints
     {
         4000 => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid session_id.", detail: reason),
         4004 => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown job.", detail: reason),
-        _ => Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Capacity exceeded.", detail: reason),
+        _ => Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Capacity exceeded.", detail: reason),
     };
 
     private sealed record Subscription(Guid? JobId, Guid? SessionId, JobMemento? Job, int RefusalCode, string? RefusalReason)

@@ -1,3 +1,4 @@
+using CleanRealtime.Api.Errors;
 using System.Globalization;
 using System.Threading.RateLimiting;
 
@@ -21,7 +22,7 @@ public static partial class SecurityRegistration
                     context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
                 }
 
-                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.",
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Too many requests.",
                     detail: $"At most {options.CreateJobPerMinute} jobs may be submitted per minute.").ExecuteAsync(context.HttpContext);
             };
 

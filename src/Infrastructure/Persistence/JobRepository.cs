@@ -43,6 +43,21 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return Job.Restore(ToMemento(row, frames.Select(ToFrame).ToList()));
     }
 
+    public async Task<FramePage?> ReadFramesAsync(Guid id, int offset, int limit, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        if (!await db.Jobs.AnyAsync(j => j.Id == key, cancellationToken))
+        {
+            return null;
+        }
+
+        var frames = db.Frames.AsNoTracking().Where(f => f.JobId == key);
+        var total = await frames.CountAsync(cancellationToken);
+        var rows = await frames.OrderBy(f => f.Index).Skip(offset).Take(limit).ToListAsync(cancellationToken);
+        return new FramePage(rows.Select(ToFrame).ToList(), total);
+    }
+
     public async Task<JobMemento?> FindStateAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);

@@ -152,6 +152,11 @@ public sealed class ConnectionHeartbeatTests
             await client.SendPongAsync();
         }
 
+        // The server reads a client's messages in order: once it answers this one, every pong before it was handled.
+        await client.SendTextAsync("not json");
+        Assert.Equal("error", (await client.ReceiveAsync()).Type);
+        Assert.Equal(40, client.Connection.LastRoundTripMs!.Value, precision: 3);
+
         harness.Clock.Advance(Interval - TimeSpan.FromSeconds(5) - TimeSpan.FromMilliseconds(40));
         Assert.Equal("ping", (await client.ReceiveAsync()).Type);
         harness.Clock.Advance(TimeSpan.FromMilliseconds(70));
