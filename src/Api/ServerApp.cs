@@ -16,7 +16,13 @@ public static class ServerApp
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The dashboard is copied beside the assembly (Api.csproj), so it is found however the server is started:
+        // scripts/run.sh from the repository root, the published folder, or a test host in another project's bin.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
         configure?.Invoke(builder);
 
         builder.Services.AddApplication();
@@ -39,6 +45,9 @@ public static class ServerApp
         // The hosting layer's request lines print the query as sent, api_key included; RequestLogging logs it redacted.
         builder.Logging.AddFilter(RequestLogging.HostingCategory, LogLevel.None);
         builder.Services.AddSecurity(builder.Configuration);
+        var corsOrigins = CorsOrigins(builder.Configuration);
+        builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
+            .WithOrigins(corsOrigins).AllowAnyMethod().AllowAnyHeader().WithExposedHeaders("Location", "Retry-After")));
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         var app = builder.Build();
@@ -46,15 +55,36 @@ public static class ServerApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
+
+        // Only files that exist under wwwroot are answered here; /v1, /health and /openapi have no files there.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+
+        // Before the key check, so that a preflight (which carries no key) is answered; empty list = no CORS headers.
+        app.UseCors();
         app.UseSecurity();
 
         app.MapOpenApi();
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
         app.MapJobEndpoints();
+        app.MapMediaEndpoints();
         app.MapSystemEndpoints();
         app.MapRealtimeEndpoints();
         return app;
+    }
+
+    /// <summary><c>Cors:AllowedOrigins</c> as an array or one comma-separated value; empty = no cross-origin access.</summary>
+    private static string[] CorsOrigins(ConfigurationManager configuration)
+    {
+        var section = configuration.GetSection("Cors:AllowedOrigins");
+        var values = section.GetChildren().Select(c => c.Value).ToList();
+        if (values.Count == 0 && section.Value is { } single)
+        {
+            values = [.. single.Split(',')];
+        }
+
+        return [.. values.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim().TrimEnd('/'))];
     }
 }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.CreateJob;
+using CleanRealtime.Application.Jobs.GetFramePicture;
 using CleanRealtime.Application.Jobs.GetJobFrames;
 using CleanRealtime.Application.Jobs.ListJobs;
 using MediatR;
@@ -35,6 +36,10 @@ public static class JobEndpoints
         jobs.MapGetAndHead("/{jobId:guid}/extended", GetExtendedAsync)
             .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetExtendedJob");
         jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames");
+        jobs.MapGetAndHead("/{jobId:guid}/frames/{frameId}/image", GetFramePictureAsync)
+            .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
+            .WithName("GetFramePicture");
         jobs.MapPost("/{jobId:guid}/cancel", CancelAsync)
             .Produces<ExtendedJobResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
@@ -98,6 +103,19 @@ public static class JobEndpoints
         var page = await mediator.Send(frames, cancellationToken);
         var next = frames.Offset + page.Items.Count;
         return TypedResults.Ok(new JobFramesResponse(page.Items.Select(JobMapping.ToResponse).ToList(), page.Total, next < page.Total ? next : null));
+    }
+
+    /// <summary>The frame as a JPEG; <c>overlay</c> (default true) draws the job's results, <c>width</c> scales it down.</summary>
+    private static async Task<FileContentHttpResult> GetFramePictureAsync(
+        Guid jobId, string frameId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var query = new QueryReader(request);
+        var overlay = query.Boolean("overlay") ?? true;
+        var picture = new GetFramePicture(jobId, frameId, overlay, query.Integer("width"));
+        query.ThrowIfInvalid();
+        var jpeg = await mediator.Send(picture, cancellationToken);
+        request.HttpContext.Response.Headers.CacheControl = "no-cache";
+        return TypedResults.File(jpeg, "image/jpeg");
     }
 
     /// <summary>202 with the extended job as it stands once the cancel was taken (frames streamed, as for GET).</summary>

@@ -44,6 +44,23 @@ internal sealed class QueryReader(HttpRequest request)
         return null;
     }
 
+    /// <summary><c>true</c>/<c>false</c> (also <c>1</c>/<c>0</c>), null when absent; anything else is an error.</summary>
+    public bool? Boolean(string name)
+    {
+        switch (Text(name)?.ToLowerInvariant())
+        {
+            case null:
+                return null;
+            case "true" or "1":
+                return true;
+            case "false" or "0":
+                return false;
+            default:
+                _failures.Add(new ValidationFailure(name, $"'{name}' must be true or false."));
+                return null;
+        }
+    }
+
     public Guid? Uuid(string name)
     {
         if (Text(name) is not { } text)

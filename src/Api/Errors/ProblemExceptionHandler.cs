@@ -25,6 +25,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
             DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
             CapacityExceededException c => TooManyRequests(httpContext, c),
+            PayloadTooLargeException t => new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "The request body is too large.", Detail = t.Message },
+            UnsupportedMediaException u => new ProblemDetails { Status = StatusCodes.Status415UnsupportedMediaType, Title = "Unsupported media type.", Detail = u.Message },
+            GoneException g => new ProblemDetails { Status = StatusCodes.Status410Gone, Title = "Gone.", Detail = g.Message },
             BadHttpRequestException b => new ProblemDetails
             {
                 Status = b.StatusCode,

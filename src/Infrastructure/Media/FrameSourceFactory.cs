@@ -76,54 +76,66 @@ public sealed partial class FrameSourceFactory : IFrameSourceFactory
     private string? ResolveFile(string source, out string? path)
     {
         path = null;
-        if (source.Length > MaxSourceLength)
+        if (CheckName(source) is { } error)
         {
-            return $"source must be at most {MaxSourceLength} characters";
-        }
-
-        if (source.Any(char.IsControl))
-        {
-            return "source must not contain control characters";
-        }
-
-        if (source.Contains('\\', StringComparison.Ordinal))
-        {
-            return "source must use '/' between folders; backslashes are not allowed";
-        }
-
-        if (source.Contains("://", StringComparison.Ordinal) || SchemePrefix().IsMatch(source))
-        {
-            return "source must be a file name under the media root or 'synthetic:<scene>'; URLs and other schemes are not allowed";
-        }
-
-        if (source.StartsWith('/') || source.StartsWith('~') || Path.IsPathRooted(source))
-        {
-            return "source must be relative to the media root; absolute paths are not allowed";
-        }
-
-        if (source.Split('/').Any(segment => segment.Trim() == ".."))
-        {
-            return "source must not contain '..' segments";
+            return error;
         }
 
         // Outside the root, missing, unreadable and a link loop all get the same answer, so that the answer never
         // tells whether a file exists somewhere outside the root.
-        var root = RealRoot();
-        var real = root is null ? null : MediaPath.ResolveLinks(Path.Join(root, source));
-        if (real is null || !MediaPath.IsInside(real, root!) || !File.Exists(real))
+        path = Resolve(source);
+        return path is null ? $"source '{source}' was not found under the media root" : null;
+    }
+
+    /// <summary>Null when <paramref name="name"/> is a well-formed file name relative to the media root, else why not.</summary>
+    internal static string? CheckName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
         {
-            return $"source '{source}' was not found under the media root";
+            return "source must not be empty";
         }
 
-        path = real;
-        return null;
+        if (name.Length > MaxSourceLength)
+        {
+            return $"source must be at most {MaxSourceLength} characters";
+        }
+
+        if (name.Any(char.IsControl))
+        {
+            return "source must not contain control characters";
+        }
+
+        if (name.Contains('\\', StringComparison.Ordinal))
+        {
+            return "source must use '/' between folders; backslashes are not allowed";
+        }
+
+        if (name.Contains("://", StringComparison.Ordinal) || SchemePrefix().IsMatch(name))
+        {
+            return "source must be a file name under the media root or 'synthetic:<scene>'; URLs and other schemes are not allowed";
+        }
+
+        if (name.StartsWith('/') || name.StartsWith('~') || Path.IsPathRooted(name))
+        {
+            return "source must be relative to the media root; absolute paths are not allowed";
+        }
+
+        return name.Split('/').Any(segment => segment.Trim() == "..") ? "source must not contain '..' segments" : null;
+    }
+
+    /// <summary>The real path of the existing file <paramref name="name"/> (already checked) names inside the root, else null.</summary>
+    internal string? Resolve(string name)
+    {
+        var root = RealRoot();
+        var real = root is null ? null : MediaPath.ResolveLinks(Path.Join(root, name));
+        return real is not null && MediaPath.IsInside(real, root!) && File.Exists(real) ? real : null;
     }
 
     /// <summary>
     /// The media root with its own links resolved; cached once the folder exists (a root created later is still found,
     /// and a root that is missing contains nothing).
     /// </summary>
-    private string? RealRoot()
+    internal string? RealRoot()
     {
         if (Volatile.Read(ref _realRoot) is { } cached)
         {

@@ -1,5 +1,6 @@
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Media;
+using CleanRealtime.Application.MediaLibrary;
 using CleanRealtime.Application.Plugins;
 using CleanRealtime.Infrastructure.Devices;
 using CleanRealtime.Infrastructure.Plugins;
@@ -17,7 +18,10 @@ public static class MediaRegistration
         ArgumentNullException.ThrowIfNull(configuration);
 
         services.Configure<MediaOptions>(configuration.GetSection(MediaOptions.SectionName));
-        services.AddSingleton<IFrameSourceFactory, FrameSourceFactory>();
+        services.AddSingleton<FrameSourceFactory>();
+        services.AddSingleton<IFrameSourceFactory>(sp => sp.GetRequiredService<FrameSourceFactory>());
+        services.AddSingleton<IMediaLibrary, MediaLibrary>();
+        services.AddSingleton<IFramePictureRenderer, FramePictureRenderer>();
         services.AddSingleton<IDeviceProbe, DeviceProbe>();
 
         services.AddSingleton<IFramePlugin, PlayerDetectionPlugin>();

@@ -36,11 +36,21 @@ internal sealed class VideoFileSource : IFrameSource
         _firstFrame = firstFrame;
         FrameCount = frameCount;
         Fps = fps;
+        Width = firstFrame.Width;
+        Height = firstFrame.Height;
     }
 
     public int? FrameCount { get; }
 
     public double Fps { get; }
+
+    /// <summary>The width of the first frame, in pixels.</summary>
+    public int Width { get; }
+
+    public int Height { get; }
+
+    /// <summary>True for a still image (one frame), false for a video.</summary>
+    public bool IsStill => _capture is null;
 
     public static bool IsImage(string path) => ImageExtensions.Contains(Path.GetExtension(path));
 
@@ -245,7 +255,7 @@ internal sealed class VideoFileSource : IFrameSource
         return Math.Round(timestamp, 1);
     }
 
-    private static Mat ToBgr(Mat image)
+    internal static Mat ToBgr(Mat image)
     {
         if (image.Type() == MatType.CV_8UC3)
         {

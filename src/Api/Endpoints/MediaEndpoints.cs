@@ -1,0 +1,159 @@
+using CleanRealtime.Api.Errors;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.MediaLibrary;
+using FluentValidation.Results;
+using MediatR;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace CleanRealtime.Api.Endpoints;
+
+/// <summary>
+/// <c>/v1/media</c> (API.md §2.5): uploads, the listing of the media root, one file, deletion.
+/// </summary>
+/// <remarks>
+/// The upload is read with <see cref="MultipartReader"/> straight from the request body rather than bound as an
+/// <c>IFormFile</c>: form binding buffers every part (to memory, then to a temp file past 64 KiB) before the endpoint
+/// runs, so a 2 GiB upload would be written twice and the size limit could only be checked after the whole body had
+/// been read. Here the file part is copied once, in 80 KiB chunks, to its final folder and cut off at the limit.
+/// </remarks>
+public static partial class MediaEndpoints
+{
+    /// <summary>Room for the multipart envelope (boundaries, part headers, small fields) beyond the file itself.</summary>
+    private const long EnvelopeBytes = 64 * 1024;
+
+    private const string FilePart = "file";
+
+    public static IEndpointRouteBuilder MapMediaEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var media = routes.MapGroup("/v1/media").WithTags("Media");
+        media.MapPost("/", UploadAsync)
+            .Accepts<IFormFile>("multipart/form-data")
+            .Produces<MediaResponse>(StatusCodes.Status201Created)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .DisableAntiforgery()
+            .WithName("UploadMedia");
+        media.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListMedia");
+        media.MapGetAndHead("/{**name}", GetAsync).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetMedia");
+        media.MapDelete("/{**name}", DeleteAsync)
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithName("DeleteMedia");
+        return routes;
+    }
+
+    private static async Task<Results<Created<MediaResponse>, ProblemHttpResult, EmptyHttpResult>> UploadAsync(
+        HttpRequest request, IMediator mediator, IMediaLibrary library, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
+            || !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type.",
+                detail: "Send the file as multipart/form-data with one part named 'file'.");
+        }
+
+        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
+        if (string.IsNullOrWhiteSpace(boundary) || boundary.Length > 70)
+        {
+            throw Invalid("content_type", "multipart/form-data needs a boundary parameter of 1 to 70 characters.");
+        }
+
+        var limit = library.MaxUploadBytes;
+        if (request.ContentLength > limit + EnvelopeBytes)
+        {
+            return TooLarge(limit);
+        }
+
+        // Kestrel's own limit (30 MB by default) is lifted for this request only: the library counts the file's bytes
+        // and stops at Media:MaxUploadBytes, and the envelope allowance bounds everything around it.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = limit + EnvelopeBytes;
+        }
+
+        var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
+        try
+        {
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.IsFileDisposition()
+                    || !string.Equals(HeaderUtilities.RemoveQuotes(disposition.Name).Value, FilePart, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                var stored = await mediator.Send(new UploadMedia(section.Body, fileName), cancellationToken);
+                return TypedResults.Created($"/v1/media/{stored.Name}", MediaResponse.From(stored));
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            throw Invalid("file", $"The multipart body is malformed: {ex.Message}");
+        }
+        catch (IOException ex) when (request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away mid-upload: nobody is left to answer, and the library has deleted the partial file.
+            LogAborted(loggers.CreateLogger("CleanRealtime.Media"), ex.Message);
+            return TypedResults.Empty;
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(limit);
+        }
+
+        throw Invalid(FilePart, "The request has no file part named 'file' (a part with Content-Disposition: form-data; name=\"file\"; filename=\"…\").");
+    }
+
+    private static async Task<Ok<MediaListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var query = new QueryReader(request);
+        var list = new ListMedia(query.Integer("limit"), query.Text("cursor"));
+        query.ThrowIfInvalid();
+        var page = await mediator.Send(list, cancellationToken);
+        return TypedResults.Ok(new MediaListResponse(page.Items.Select(MediaResponse.From).ToList(), page.NextCursor));
+    }
+
+    private static async Task<Ok<MediaResponse>> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken) =>
+        TypedResults.Ok(MediaResponse.From(await mediator.Send(new GetMedia(Unescape(name)), cancellationToken)));
+
+    private static async Task<NoContent> DeleteAsync(string name, IMediator mediator, CancellationToken cancellationToken)
+    {
+        await mediator.Send(new DeleteMedia(Unescape(name)), cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// The server decodes every escape in the path except <c>%2F</c>, which it leaves as is so that it cannot split a
+    /// segment; the name is checked as the client meant it, so <c>..%2F</c> is the '..' segment it stands for.
+    /// </summary>
+    private static string Unescape(string name) => name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+
+    private static ProblemHttpResult TooLarge(long limit) =>
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status413PayloadTooLarge, type: ProblemTypes.Of(StatusCodes.Status413PayloadTooLarge),
+            title: "The upload is too large.", detail: $"An upload may not exceed {limit} bytes (Media:MaxUploadBytes).");
+
+    private static RequestValidationException Invalid(string field, string message) => new([new ValidationFailure(field, message)]);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload aborted by the client: {Reason}")]
+    private static partial void LogAborted(ILogger logger, string reason);
+}
+
+/// <summary>A file of the media library on the wire (snake_case).</summary>
+public sealed record MediaResponse(
+    string Name, string Kind, long SizeBytes, int? Frames, double? Fps, int? Width, int? Height, DateTime CreatedAt)
+{
+    public static MediaResponse From(MediaFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return new(file.Name, file.Kind, file.SizeBytes, file.Frames, file.Fps, file.Width, file.Height, file.CreatedAt.UtcDateTime);
+    }
+}
+
+public sealed record MediaListResponse(IReadOnlyList<MediaResponse> Items, string? NextCursor);
