@@ -3,6 +3,7 @@ using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.CreateJob;
 using CleanRealtime.Application.Jobs.GetJob;
+using CleanRealtime.Application.Jobs.GetJobEvents;
 using CleanRealtime.Application.Jobs.ListJobs;
 using MediatR;
 using Microsoft.AspNetCore.Http.Features;
@@ -30,6 +31,11 @@ public static class JobEndpoints
         jobs.MapGet("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
         jobs.MapGet("/{jobId:guid}", GetAsync).WithName("GetJob");
         jobs.MapGet("/{jobId:guid}/extended", GetExtendedAsync).WithName("GetExtendedJob");
+        jobs.MapGet("/{jobId:guid}/events", GetEventsAsync)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .WithDescription("The job's realtime messages with seq > since, in order (limit 1..1000, default 500).")
+            .WithName("GetJobEvents");
         jobs.MapPost("/{jobId:guid}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
         return routes;
     }
@@ -79,6 +85,10 @@ public static class JobEndpoints
     private static async Task<Results<Ok<ExtendedJobResponse>, NotFound<ProblemDetails>>> GetExtendedAsync(
         Guid jobId, IMediator mediator, CancellationToken cancellationToken) =>
         TypedResults.Ok((await mediator.Send(new GetJob(jobId), cancellationToken)).ToExtendedResponse());
+
+    private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
+        Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
+        TypedResults.Ok(JobEventsResponse.From(await mediator.Send(new GetJobEvents(jobId, since, limit), cancellationToken)));
 
     private static async Task<Results<Accepted<ExtendedJobResponse>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> CancelAsync(
         Guid jobId, IMediator mediator, CancellationToken cancellationToken)

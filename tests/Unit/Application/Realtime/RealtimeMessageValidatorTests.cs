@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
 using FluentValidation.Results;
 
 namespace CleanRealtime.UnitTests.Application.Realtime;

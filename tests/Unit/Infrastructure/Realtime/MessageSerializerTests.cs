@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
 using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
