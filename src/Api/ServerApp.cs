@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CleanRealtime.Api.Diagnostics;
 using CleanRealtime.Api.Endpoints;
 using CleanRealtime.Api.Errors;
 using CleanRealtime.Api.Realtime;
@@ -26,13 +27,22 @@ public static class ServerApp
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
         });
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemTypes.Fill);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-        builder.Services.AddOpenApi();
+        // Servers are left out: echoing the request's Host header would let a client write the document's URLs.
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Servers = [];
+            return Task.CompletedTask;
+        }));
+
+        // The hosting layer's request lines print the query as sent, api_key included; RequestLogging logs it redacted.
+        builder.Logging.AddFilter(RequestLogging.HostingCategory, LogLevel.None);
         builder.Services.AddSecurity(builder.Configuration);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         var app = builder.Build();
+        app.UseMiddleware<RequestLogging>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });

@@ -31,6 +31,7 @@ public static class DependencyInjection
         services.AddSingleton<PluginCatalog>();
         services.AddSingleton<LiveJobs>();
         services.AddSingleton<JobCheckpointer>();
+        services.AddSingleton<Jobs.CreateJob.JobAdmission>();
         services.AddSingleton<Realtime.Validation.RealtimeMessageValidator>();
         services.AddSingleton<Realtime.RealtimeMessages>();
         services.AddSingleton<Realtime.MessageSerializer>();

@@ -35,6 +35,7 @@ public static class DependencyInjection
         services.AddSingleton<IJobQueue, JobQueue>();
         services.AddHostedService<JobCheckpointService>();
         services.AddHostedService<JobWorker>();
+        services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
         services.AddSingleton<ConnectionManager>();

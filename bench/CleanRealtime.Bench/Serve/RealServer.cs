@@ -35,6 +35,8 @@ internal static class RealServer
             ["Media:Root"] = media,
             ["Realtime:QueueCapacity"] = options.QueueCapacity.ToString(CultureInfo.InvariantCulture),
             ["Realtime:MaxConnections"] = options.MaxConnections.ToString(CultureInfo.InvariantCulture),
+            // Every bench client comes from one loopback address: the per-client cap must not be the limit measured.
+            ["Realtime:MaxConnectionsPerClient"] = options.MaxConnections.ToString(CultureInfo.InvariantCulture),
 
             // Bench clients never answer pings; keep them from being timed out during a long run.
             ["Realtime:PongTimeout"] = "01:00:00",

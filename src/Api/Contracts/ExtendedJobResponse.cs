@@ -104,6 +104,9 @@ public sealed record JobSummaryResponse(
     DateTime? StartedAt,
     DateTime? CompletedAt);
 
+/// <summary><c>GET /v1/jobs/{id}/frames</c>: a page of frames, how many the job has, and where the next page starts (null at the end).</summary>
+public sealed record JobFramesResponse(IReadOnlyList<FrameResponse> Items, int Total, int? NextOffset);
+
 public sealed record JobListResponse(IReadOnlyList<JobSummaryResponse> Items, string? NextCursor);
 
 public sealed record CreateJobRequest(string? Source, string? DeviceRequested, IReadOnlyList<string>? Plugins);
@@ -118,12 +121,11 @@ public sealed record ConnectionStatsResponse(
     Guid ConnectionId,
     string Transport,
     Guid? JobId,
-    Guid? SessionId,
     DateTime ConnectedAt,
     int QueueDepth,
     long Sent,
     long Dropped,
     double? LastRoundTripMs);
 
-public sealed record RealtimeStatsResponse(int Open, long Sent, long Dropped, IReadOnlyList<ConnectionStatsResponse> Connections);
+public sealed record RealtimeStatsResponse(int Open, long Sent, long Dropped, IReadOnlyList<ConnectionStatsResponse> Connections, int? NextOffset);
 

@@ -14,8 +14,14 @@ public static class JobMapping
             DeviceRequested = job.DeviceRequested.ToWire(),
             DeviceUsed = job.DeviceUsed.ToWire(),
             Fallback = job.Fallback,
-            Frames = job.Frames.Select(f => new FrameResponse(f.FrameId, f.Index, f.TimestampMs, f.Results)).ToList(),
+            Frames = job.Frames.Select(ToResponse).ToList(),
         };
+    }
+
+    public static FrameResponse ToResponse(this FrameResult frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return new FrameResponse(frame.FrameId, frame.Index, frame.TimestampMs, frame.Results);
     }
 
     public static ExtendedJobResponse ToExtendedResponse(this JobMemento job) => ExtendedJobResponse.From(job.ToResponse(), job.ToState());

@@ -1,15 +1,17 @@
+using CleanRealtime.Api.Errors;
 using System.Text.Json;
 using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.CreateJob;
-using CleanRealtime.Application.Jobs.GetJob;
 using CleanRealtime.Application.Jobs.GetJobEvents;
+using CleanRealtime.Application.Jobs.GetJobFrames;
 using CleanRealtime.Application.Jobs.ListJobs;
 using MediatR;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace CleanRealtime.Api.Endpoints;
 
@@ -28,20 +30,25 @@ public static class JobEndpoints
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .RequireRateLimiting(Security.SecurityRegistration.CreateJobPolicy)
             .WithName("CreateJob");
-        jobs.MapGet("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
-        jobs.MapGet("/{jobId:guid}", GetAsync).WithName("GetJob");
-        jobs.MapGet("/{jobId:guid}/extended", GetExtendedAsync).WithName("GetExtendedJob");
-        jobs.MapGet("/{jobId:guid}/events", GetEventsAsync)
+        jobs.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
+        jobs.MapGetAndHead("/{jobId:guid}", GetAsync)
+            .Produces<JobResponse>().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetJob");
+        jobs.MapGetAndHead("/{jobId:guid}/extended", GetExtendedAsync)
+            .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetExtendedJob");
+        jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames");
+        jobs.MapGetAndHead("/{jobId:guid}/events", GetEventsAsync)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status410Gone)
             .WithDescription("The job's realtime messages with seq > since, in order (limit 1..1000, default 500).")
             .WithName("GetJobEvents");
-        jobs.MapPost("/{jobId:guid}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
+        jobs.MapPost("/{jobId:guid}/cancel", CancelAsync)
+            .Produces<ExtendedJobResponse>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
         return routes;
     }
 
     private static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CreateAsync(
-        HttpRequest request, IMediator mediator, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
         {
@@ -55,7 +62,7 @@ public static class JobEndpoints
         if (request.ContentLength > MaxBodyBytes)
         {
             return TypedResults.Problem(
-                statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
+                statusCode: StatusCodes.Status413PayloadTooLarge, type: ProblemTypes.Of(StatusCodes.Status413PayloadTooLarge), title: "The request body is too large.",
                 detail: "The request body may not exceed 1 MiB.");
         }
 
@@ -66,34 +73,49 @@ public static class JobEndpoints
 
         var body = await JsonSerializer.DeserializeAsync<CreateJobRequest>(request.Body, json.Value.SerializerOptions, cancellationToken)
                    ?? throw new JsonException("The request body must be a JSON object.", "$", null, null);
-        var job = await mediator.Send(new CreateJob(body.Source, body.DeviceRequested, body.Plugins), cancellationToken);
+        var job = await mediator.Send(
+            new CreateJob(body.Source, body.DeviceRequested, body.Plugins, Security.ClientIdentity.Of(request.HttpContext)), cancellationToken);
         var response = job.ToResponse();
         return TypedResults.Accepted($"/v1/jobs/{response.JobId}", response);
     }
 
-    private static async Task<Ok<JobListResponse>> ListAsync(
-        IMediator mediator, string? status, int? limit, string? cursor, CancellationToken cancellationToken)
+    private static async Task<Ok<JobListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
     {
-        var page = await mediator.Send(new ListJobs(status, limit, cursor), cancellationToken);
+        var query = new QueryReader(request);
+        var list = new ListJobs(query.Text("status"), query.Integer("limit"), query.Text("cursor"));
+        query.ThrowIfInvalid();
+        var page = await mediator.Send(list, cancellationToken);
         return TypedResults.Ok(new JobListResponse(page.Items.Select(j => j.ToSummary()).ToList(), page.NextCursor));
     }
 
-    private static async Task<Results<Ok<JobResponse>, NotFound<ProblemDetails>>> GetAsync(
-        Guid jobId, IMediator mediator, CancellationToken cancellationToken) =>
-        TypedResults.Ok((await mediator.Send(new GetJob(jobId), cancellationToken)).ToResponse());
+    private static Task GetAsync(Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        JobJsonWriter.WriteAsync(response, mediator, jobId, extended: false, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken);
 
-    private static async Task<Results<Ok<ExtendedJobResponse>, NotFound<ProblemDetails>>> GetExtendedAsync(
-        Guid jobId, IMediator mediator, CancellationToken cancellationToken) =>
-        TypedResults.Ok((await mediator.Send(new GetJob(jobId), cancellationToken)).ToExtendedResponse());
+    private static Task GetExtendedAsync(
+        Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        JobJsonWriter.WriteAsync(response, mediator, jobId, extended: true, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken);
 
     private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
         Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
         TypedResults.Ok(JobEventsResponse.From(await mediator.Send(new GetJobEvents(jobId, since, limit), cancellationToken)));
 
-    private static async Task<Results<Accepted<ExtendedJobResponse>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> CancelAsync(
-        Guid jobId, IMediator mediator, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<JobFramesResponse>, ValidationProblem, NotFound<ProblemDetails>>> GetFramesAsync(
+        Guid jobId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
     {
-        var job = await mediator.Send(new CancelJob(jobId), cancellationToken);
-        return TypedResults.Accepted($"/v1/jobs/{jobId}/extended", job.ToExtendedResponse());
+        var query = new QueryReader(request);
+        var frames = new GetJobFrames(jobId, query.Integer("offset") ?? 0, query.Integer("limit"));
+        query.ThrowIfInvalid();
+        var page = await mediator.Send(frames, cancellationToken);
+        var next = frames.Offset + page.Items.Count;
+        return TypedResults.Ok(new JobFramesResponse(page.Items.Select(JobMapping.ToResponse).ToList(), page.Total, next < page.Total ? next : null));
+    }
+
+    /// <summary>202 with the extended job as it stands once the cancel was taken (frames streamed, as for GET).</summary>
+    private static async Task CancelAsync(
+        Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+    {
+        await mediator.Send(new CancelJob(jobId), cancellationToken);
+        response.Headers.Location = $"/v1/jobs/{jobId}/extended";
+        await JobJsonWriter.WriteAsync(response, mediator, jobId, extended: true, StatusCodes.Status202Accepted, json.Value.SerializerOptions, cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
@@ -30,6 +31,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Extensions = { ["error_code"] = ErrorCodes.ReplayUnavailable, ["first_seq"] = r.FirstSeq },
             },
             DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
+            CapacityExceededException c => TooManyRequests(httpContext, c),
             BadHttpRequestException b => new ProblemDetails
             {
                 Status = b.StatusCode,
@@ -38,7 +40,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             },
             JsonException j => new ValidationProblemDetails(new Dictionary<string, string[]>
             {
-                [FieldOf(j.Path)] = [$"The request body is not valid JSON for this field: {j.Message}"],
+                [FieldOf(j.Path)] = [Describe(j)],
             })
             {
                 Status = StatusCodes.Status400BadRequest, Title = "The request body is malformed.",
@@ -54,6 +56,27 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static ProblemDetails TooManyRequests(HttpContext httpContext, CapacityExceededException exception)
+    {
+        httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(exception.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = exception.Message };
+    }
+
+    /// <summary>
+    /// What was wrong, in the API's words: the field and where in the body, never the serializer's own message (it names
+    /// .NET types such as <c>IReadOnlyList`1[System.String]</c>).
+    /// </summary>
+    private static string Describe(JsonException exception)
+    {
+        var field = FieldOf(exception.Path);
+        var where = exception.LineNumber is { } line && exception.BytePositionInLine is { } position
+            ? string.Create(CultureInfo.InvariantCulture, $" (line {line + 1}, byte {position + 1})")
+            : string.Empty;
+        return field == "body"
+            ? $"The request body must be one JSON object with the job's fields{where}."
+            : $"'{field}' is malformed or has the wrong JSON type{where}.";
     }
 
     /// <summary><c>$.plugins[2]</c> → <c>plugins</c>; the body itself → <c>body</c>.</summary>

@@ -1,4 +1,6 @@
+using CleanRealtime.Api.Errors;
 using System.Net.WebSockets;
+using CleanRealtime.Api.Security;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Application.Realtime.Subscribe;
@@ -58,7 +60,8 @@ public static partial class RealtimeEndpoints
         }
 
         var plan = subscription.Plan!;
-        var registration = manager.TryAdd(new WebSocketTransport(socket), plan.JobId, subscription.SessionId, plan.Welcome, ReplayOf(plan, history, manager));
+        var registration = manager.TryAdd(
+            new WebSocketTransport(socket), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
         if (registration.Connection is not { } connection)
         {
             LogRefused(logger, registration.RefusalCode, registration.RefusalReason!);
@@ -94,7 +97,8 @@ public static partial class RealtimeEndpoints
         context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var plan = subscription.Plan!;
-        var registration = manager.TryAdd(new SseTransport(context), plan.JobId, subscription.SessionId, plan.Welcome, ReplayOf(plan, history, manager));
+        var registration = manager.TryAdd(
+            new SseTransport(context), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
         if (registration.Connection is not { } connection)
         {
             context.Response.Headers.Remove("Content-Type");
@@ -193,7 +197,9 @@ public static partial class RealtimeEndpoints
             errors.ToDictionary(e => e.Key, e => e.Value), title: "Invalid since.", detail: refusal.RefusalReason),
         { RefusalCode: 4000 } => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid session_id.", detail: refusal.RefusalReason),
         { RefusalCode: 4004 } => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown job.", detail: refusal.RefusalReason),
-        _ => Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Capacity exceeded.", detail: refusal.RefusalReason),
+        _ => Results.Problem(
+            statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Capacity exceeded.",
+            detail: refusal.RefusalReason),
     };
 
     private sealed record Subscription(

@@ -68,6 +68,11 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityO
             match |= CryptographicOperations.FixedTimeEquals(bytes, key);
         }
 
+        if (match)
+        {
+            ClientIdentity.SetVerifiedKey(context, bytes);
+        }
+
         return match;
     }
 

@@ -1,3 +1,4 @@
+using CleanRealtime.Api.Errors;
 using System.Globalization;
 using System.Threading.RateLimiting;
 
@@ -21,14 +22,14 @@ public static partial class SecurityRegistration
                     context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
                 }
 
-                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.",
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Too many requests.",
                     detail: $"At most {options.CreateJobPerMinute} jobs may be submitted per minute.").ExecuteAsync(context.HttpContext);
             };
 
-            // Partitioned by API key when keys are in use, else by client address.
+            // Partitioned by the verified API key when keys are in use, else by client address (never by a key nobody checked).
             limiter.AddPolicy(CreateJobPolicy, http => options.RateLimitEnabled
                 ? RateLimitPartition.GetFixedWindowLimiter(
-                    http.Request.Headers[SecurityMiddleware.HeaderName].ToString() is { Length: > 0 } key ? $"key:{key}" : $"ip:{http.Connection.RemoteIpAddress}",
+                    ClientIdentity.Of(http),
                     _ => new FixedWindowRateLimiterOptions { PermitLimit = options.CreateJobPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 })
                 : RateLimitPartition.GetNoLimiter("off"));
         });

@@ -4,9 +4,19 @@ namespace CleanRealtime.Application.Common;
 
 public interface IJobRepository
 {
-    Task AddAsync(Job job, CancellationToken cancellationToken);
+    /// <summary>Stores a new job; <paramref name="submittedBy"/> names the client for the per-client queue cap.</summary>
+    Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken);
+
+    /// <summary>Jobs waiting for a worker: all of them, or those one client submitted.</summary>
+    Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken);
+
+    /// <summary>Deletes finished jobs (and their frames) that ended before <paramref name="endedBefore"/>; how many.</summary>
+    Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
 
     Task<Job?> FindAsync(Guid id, CancellationToken cancellationToken);
+
+    /// <summary>A page of a job's frames in order (<paramref name="offset"/> 0-based), with their total; null for an unknown job.</summary>
+    Task<FramePage?> ReadFramesAsync(Guid id, int offset, int limit, CancellationToken cancellationToken);
 
     /// <summary>One job's state without its frames (no frame rows are read).</summary>
     Task<JobMemento?> FindStateAsync(Guid id, CancellationToken cancellationToken);
@@ -23,3 +33,6 @@ public interface IJobRepository
 
 /// <summary>Where a page of the newest-first job list stopped.</summary>
 public sealed record JobPageCursor(DateTimeOffset CreatedAt, Guid Id);
+
+/// <summary>Some of a job's frames, in order, and how many frames the job has in all.</summary>
+public sealed record FramePage(IReadOnlyList<FrameResult> Items, int Total);

@@ -14,4 +14,22 @@ public sealed class JobsOptions
     /// transitions (started, finished) are always saved at once; this only spaces out the progress saves.
     /// </summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Jobs waiting for a worker, server-wide; a submission beyond it is answered 429 (<c>Jobs:MaxQueuedJobs</c>).</summary>
+    public int MaxQueuedJobs { get; set; } = 1000;
+
+    /// <summary>Jobs one client (its verified API key, else its address) may have waiting (<c>Jobs:MaxQueuedJobsPerClient</c>).</summary>
+    public int MaxQueuedJobsPerClient { get; set; } = 100;
+
+    /// <summary>A job whose source has more frames fails with <c>BUDGET_EXCEEDED</c> (<c>Jobs:MaxFrames</c>).</summary>
+    public int MaxFrames { get; set; } = 100_000;
+
+    /// <summary>A job whose frames are larger (width × height) fails with <c>BUDGET_EXCEEDED</c>; default 3840 × 2160.</summary>
+    public long MaxPixelsPerFrame { get; set; } = 3840L * 2160;
+
+    /// <summary>A job still running after this long fails with <c>BUDGET_EXCEEDED</c> (<c>Jobs:MaxDuration</c>).</summary>
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Finished jobs (and their frames) are deleted this long after they ended (<c>Jobs:Retention</c>).</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -139,7 +139,15 @@ public sealed partial class ToolRunner(
     private async Task<(JobStatus Status, string? Error)> AnalyzeFramesAsync(
         Job job, IFrameSource source, List<PluginRun> runs, LiveJob live, CancellationToken stoppingToken)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, live.Cancellation);
+        var budget = options.Value;
+        if (source.FrameCount > budget.MaxFrames)
+        {
+            return await OverBudgetAsync(job.Id, $"the source has {source.FrameCount} frames; Jobs:MaxFrames allows {budget.MaxFrames}")
+                .ConfigureAwait(false);
+        }
+
+        using var deadline = new CancellationTokenSource(budget.MaxDuration, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, live.Cancellation, deadline.Token);
         var context = new PluginFrameContext();
         var lastProgress = 0;
         var processed = 0;
@@ -152,6 +160,11 @@ public sealed partial class ToolRunner(
                     if (live.IsCancellationRequested)
                     {
                         return (JobStatus.Cancelled, null);
+                    }
+
+                    if (OverBudget(frame, processed, budget, deadline.IsCancellationRequested) is { } reason)
+                    {
+                        return await OverBudgetAsync(job.Id, reason).ConfigureAwait(false);
                     }
 
                     if (!runs.Any(r => r.Session is not null))
@@ -178,6 +191,10 @@ public sealed partial class ToolRunner(
         {
             return (JobStatus.Cancelled, null);
         }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            return await OverBudgetAsync(job.Id, OverDuration(budget)).ConfigureAwait(false);
+        }
         catch (SourceUnreadableException ex)
         {
             await PublishAsync(new JobErrored(job.Id, ErrorCodes.SourceUnreadable, ex.Message)).ConfigureAwait(false);
@@ -192,6 +209,34 @@ public sealed partial class ToolRunner(
         return processed == 0
             ? (JobStatus.Failed, $"{ErrorCodes.SourceUnreadable}: the source yielded no frames")
             : (JobStatus.Completed, null);
+    }
+
+    /// <summary>Why the next frame may not be analysed under the job's budget, or null when it may.</summary>
+    private static string? OverBudget(VideoFrame frame, int processed, JobsOptions budget, bool pastDeadline)
+    {
+        if (pastDeadline)
+        {
+            return OverDuration(budget);
+        }
+
+        if (processed >= budget.MaxFrames)
+        {
+            return $"the source has more than {budget.MaxFrames} frames (Jobs:MaxFrames)";
+        }
+
+        var pixels = (long)frame.Image.Width * frame.Image.Height;
+        return pixels > budget.MaxPixelsPerFrame
+            ? $"frame {frame.Index} is {frame.Image.Width}x{frame.Image.Height} ({pixels} pixels); Jobs:MaxPixelsPerFrame allows {budget.MaxPixelsPerFrame}"
+            : null;
+    }
+
+    private static string OverDuration(JobsOptions budget) => $"the job ran longer than Jobs:MaxDuration ({budget.MaxDuration:c})";
+
+    private async Task<(JobStatus Status, string? Error)> OverBudgetAsync(Guid jobId, string reason)
+    {
+        LogOverBudget(jobId, reason);
+        await PublishAsync(new JobErrored(jobId, ErrorCodes.BudgetExceeded, reason)).ConfigureAwait(false);
+        return (JobStatus.Failed, $"{ErrorCodes.BudgetExceeded}: {reason}");
     }
 
     private async Task AnalyzeAsync(Job job, VideoFrame frame, PluginRun run, PluginFrameContext context)
@@ -325,6 +370,9 @@ public sealed partial class ToolRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} finished {Status} {Error}")]
     private partial void LogFinished(Guid jobId, string status, string? error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} stopped over its budget: {Reason}")]
+    private partial void LogOverBudget(Guid jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not run: it is {Status}")]
     private partial void LogSkipped(Guid jobId, string status);

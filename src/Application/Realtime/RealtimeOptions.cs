@@ -9,6 +9,9 @@ public sealed class RealtimeOptions
     public int MaxConnections { get; set; } = 10_000;
     public int MaxConnectionsPerSession { get; set; } = 5;
 
+    /// <summary>Open connections per client (its verified API key, else its address), whatever sessions it names.</summary>
+    public int MaxConnectionsPerClient { get; set; } = 1000;
+
     /// <summary>The largest client message accepted; a larger one closes the connection with 1009.</summary>
     public int MaxClientMessageBytes { get; set; } = 4096;
 

@@ -13,6 +13,9 @@ public static class ErrorCodes
     public const string ReplayUnavailable = "REPLAY_UNAVAILABLE";
     public const string WorkerLost = "WORKER_LOST";
 
+    /// <summary>The job went over one of its budgets (<c>Jobs:MaxFrames</c>, <c>Jobs:MaxPixelsPerFrame</c>, <c>Jobs:MaxDuration</c>).</summary>
+    public const string BudgetExceeded = "BUDGET_EXCEEDED";
+
     /// <summary>Every code above (read from this class itself, so a new constant is a valid code at once).</summary>
     public static IReadOnlySet<string> All { get; } = typeof(ErrorCodes)
         .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)

@@ -6,13 +6,19 @@ namespace CleanRealtime.Infrastructure.Media;
 
 /// <summary>
 /// Resolves job sources: <c>synthetic:pitch?…</c> is generated in-process; anything else is a file name relative
-/// to the media root, which must stay inside that root.
+/// to the media root whose real path (every symbolic link of every component resolved) must stay inside that root.
 /// </summary>
+/// <remarks>
+/// The check runs when a job is submitted and again when the job opens the file, which then opens the resolved
+/// path, so a link swapped in after submission cannot lead the job outside the root.
+/// </remarks>
 public sealed partial class FrameSourceFactory : IFrameSourceFactory
 {
     private const int MaxSourceLength = 1024;
 
     private readonly string _root;
+    private readonly string _configuredRoot;
+    private string? _realRoot;
 
     public FrameSourceFactory(IOptions<MediaOptions> options)
     {
@@ -24,9 +30,12 @@ public sealed partial class FrameSourceFactory : IFrameSourceFactory
         }
 
         _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+
+        // Not GetFullPath: it would fold "link/.." by text, where the file system goes to the link target's parent.
+        _configuredRoot = Path.IsPathFullyQualified(root) ? root : Path.Join(Environment.CurrentDirectory, root);
     }
 
-    /// <summary>The absolute media root that file sources resolve against.</summary>
+    /// <summary>The configured media root made absolute; sources are checked against it with its links resolved.</summary>
     public string Root => _root;
 
     public string? Validate(string source)
@@ -63,7 +72,7 @@ public sealed partial class FrameSourceFactory : IFrameSourceFactory
         return VideoFileSource.Open(path!, source);
     }
 
-    /// <summary>Null and the absolute path when <paramref name="source"/> names an existing file inside the root, else why not.</summary>
+    /// <summary>Null and the real path when <paramref name="source"/> names an existing file inside the root, else why not.</summary>
     private string? ResolveFile(string source, out string? path)
     {
         path = null;
@@ -97,32 +106,37 @@ public sealed partial class FrameSourceFactory : IFrameSourceFactory
             return "source must not contain '..' segments";
         }
 
-        var full = Path.GetFullPath(Path.Combine(_root, source));
-        if (!full.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            return "source resolves outside the media root";
-        }
-
-        if (!File.Exists(full))
+        // Outside the root, missing, unreadable and a link loop all get the same answer, so that the answer never
+        // tells whether a file exists somewhere outside the root.
+        var root = RealRoot();
+        var real = root is null ? null : MediaPath.ResolveLinks(Path.Join(root, source));
+        if (real is null || !MediaPath.IsInside(real, root!) || !File.Exists(real))
         {
             return $"source '{source}' was not found under the media root";
         }
 
-        if (ResolvesOutsideRoot(full))
-        {
-            return "source resolves outside the media root";
-        }
-
-        path = full;
+        path = real;
         return null;
     }
 
-    /// <summary>True when the file is a symbolic link whose final target lies outside the root.</summary>
-    private bool ResolvesOutsideRoot(string full)
+    /// <summary>
+    /// The media root with its own links resolved; cached once the folder exists (a root created later is still found,
+    /// and a root that is missing contains nothing).
+    /// </summary>
+    private string? RealRoot()
     {
-        var target = File.ResolveLinkTarget(full, returnFinalTarget: true);
-        return target is not null
-            && !Path.GetFullPath(target.FullName).StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        if (Volatile.Read(ref _realRoot) is { } cached)
+        {
+            return cached;
+        }
+
+        var real = MediaPath.ResolveLinks(_configuredRoot);
+        if (real is not null && Directory.Exists(real))
+        {
+            Volatile.Write(ref _realRoot, real);
+        }
+
+        return real;
     }
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9+.-]*:")]

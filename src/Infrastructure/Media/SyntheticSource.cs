@@ -49,6 +49,23 @@ public sealed record SyntheticSceneSettings(int Frames, int Fps, int Width, int 
             return false;
         }
 
+        var control = IndexOfControlCharacter(source);
+        if (control >= 0)
+        {
+            error = string.Create(
+                CultureInfo.InvariantCulture,
+                $"synthetic source must not contain control characters (found U+{(int)source[control]:X4} at position {control})");
+            return false;
+        }
+
+        if (source.IndexOf('%', StringComparison.Ordinal) is var percent and >= 0)
+        {
+            error = string.Create(
+                CultureInfo.InvariantCulture,
+                $"synthetic source must not contain '%' (at position {percent}): parameters are plain text, not percent-encoded");
+            return false;
+        }
+
         var body = source[Prefix.Length..];
         var queryStart = body.IndexOf('?', StringComparison.Ordinal);
         var scene = queryStart < 0 ? body : body[..queryStart];
@@ -107,6 +124,19 @@ public sealed record SyntheticSceneSettings(int Frames, int Fps, int Width, int 
             values.GetValueOrDefault("seed", Default.Seed));
         error = null;
         return true;
+    }
+
+    private static int IndexOfControlCharacter(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsControl(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static string Quote(string text) =>

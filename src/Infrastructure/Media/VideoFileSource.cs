@@ -6,8 +6,14 @@ namespace CleanRealtime.Infrastructure.Media;
 
 /// <summary>
 /// A video file decoded with OpenCV's FFmpeg backend, or a still image read as a single frame. The first frame
-/// is decoded when the source opens, so a file OpenCV cannot read fails at <see cref="Open"/> rather than mid-job.
+/// is decoded when the source opens, so a file OpenCV cannot read, or one shorter than its container declares,
+/// fails at <see cref="Open"/> rather than mid-job.
 /// </summary>
+/// <remarks>
+/// The video ends when the decoder has no more frames. <see cref="FrameCount"/> is the container's figure, a hint
+/// for progress only: an AVI whose index holds zero-size repeat frames (e.g. 444 entries for 68 pictures) or a
+/// variable-frame-rate file decodes fewer frames than it, completely and correctly.
+/// </remarks>
 internal sealed class VideoFileSource : IFrameSource
 {
     private const double FallbackFps = 30;
@@ -94,6 +100,7 @@ internal sealed class VideoFileSource : IFrameSource
 
     private static VideoFileSource OpenVideo(string path, string name)
     {
+        RefuseIfTruncated(path, name);
         var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG);
         Mat? first = null;
         try
@@ -125,6 +132,35 @@ internal sealed class VideoFileSource : IFrameSource
             first?.Dispose();
             capture.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Refuses a file shorter than its container declares (see <see cref="ContainerLength"/>).</summary>
+    private static void RefuseIfTruncated(string path, string name)
+    {
+        long? declared;
+        long actual;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            actual = file.Length;
+            declared = ContainerLength.Declared(file);
+        }
+        catch (IOException ex)
+        {
+            // Not ex.Message: it names the full path, which clients never see.
+            throw new SourceUnreadableException($"source '{name}' could not be read", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new SourceUnreadableException($"source '{name}' could not be read: permission denied", ex);
+        }
+
+        if (declared > actual)
+        {
+            throw new SourceUnreadableException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"source '{name}' is truncated: its container declares {declared} bytes but the file holds {actual}"));
         }
     }
 
@@ -161,7 +197,7 @@ internal sealed class VideoFileSource : IFrameSource
         }
     }
 
-    /// <summary>The next decoded frame, or null at the end of the stream.</summary>
+    /// <summary>The next decoded frame, or null when the decoder has no more.</summary>
     private Mat? ReadNext(int framesRead)
     {
         if (_capture is null)
@@ -186,14 +222,10 @@ internal sealed class VideoFileSource : IFrameSource
             return ToBgr(image);
         }
 
+        // The decoder has no more frames: that is the end. The container's frame count is not checked here, since
+        // repeat-frame and variable-frame-rate files legitimately decode fewer frames than it says; a file cut short
+        // was already refused at Open by its declared length.
         image.Dispose();
-        if (FrameCount is { } expected && framesRead < expected - Math.Max(2, expected / 50))
-        {
-            throw new SourceUnreadableException(string.Create(
-                CultureInfo.InvariantCulture,
-                $"source '{_name}' ended after {framesRead} of {expected} frames (truncated or corrupt)"));
-        }
-
         return null;
     }
 

@@ -9,9 +9,11 @@ namespace CleanRealtime.Infrastructure.Persistence;
 internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) : IJobRepository
 {
     private static readonly string[] Unfinished = [JobStatus.Queued.ToWire(), JobStatus.Running.ToWire()];
+    private static readonly string Queued = JobStatus.Queued.ToWire();
 
-    public async Task AddAsync(Job job, CancellationToken cancellationToken)
+    public async Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(job);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var memento = job.ToMemento();
         var row = new JobRow
@@ -19,6 +21,7 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
             Id = Key(memento.Id), Source = memento.Source, DeviceRequested = memento.DeviceRequested.ToWire(),
             DeviceUsed = memento.DeviceUsed.ToWire(), PluginsJson = JsonSerializer.Serialize(memento.Plugins),
             Status = memento.Status.ToWire(), CreatedAtTicks = memento.CreatedAt.UtcTicks, PluginTimingsJson = "{}", WarningsJson = "[]",
+            SubmittedBy = submittedBy,
         };
         Apply(memento, row);
         db.Jobs.Add(row);
@@ -38,6 +41,21 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
 
         var frames = await db.Frames.AsNoTracking().Where(f => f.JobId == key).OrderBy(f => f.Index).ToListAsync(cancellationToken);
         return Job.Restore(ToMemento(row, frames.Select(ToFrame).ToList()));
+    }
+
+    public async Task<FramePage?> ReadFramesAsync(Guid id, int offset, int limit, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        if (!await db.Jobs.AnyAsync(j => j.Id == key, cancellationToken))
+        {
+            return null;
+        }
+
+        var frames = db.Frames.AsNoTracking().Where(f => f.JobId == key);
+        var total = await frames.CountAsync(cancellationToken);
+        var rows = await frames.OrderBy(f => f.Index).Skip(offset).Take(limit).ToListAsync(cancellationToken);
+        return new FramePage(rows.Select(ToFrame).ToList(), total);
     }
 
     public async Task<JobMemento?> FindStateAsync(Guid id, CancellationToken cancellationToken)
@@ -93,6 +111,25 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return rows.Select(r => ToMemento(r, [])).ToList();
     }
 
+    public async Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var queued = db.Jobs.Where(j => j.Status == Queued);
+        return await (submittedBy is null ? queued : queued.Where(j => j.SubmittedBy == submittedBy)).CountAsync(cancellationToken);
+    }
+
+    public async Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var cutoff = endedBefore.UtcTicks;
+        var ended = db.Jobs.Where(j => j.CompletedAtTicks < cutoff && !Unfinished.Contains(j.Status));
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Frames.Where(f => ended.Any(j => j.Id == f.JobId)).ExecuteDeleteAsync(cancellationToken);
+        var deleted = await ended.ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
     public async Task<IReadOnlyList<Job>> ListUnfinishedAsync(CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
@@ -113,6 +150,7 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         row.Error = job.Error;
         row.StartedAt = job.StartedAt;
         row.CompletedAt = job.CompletedAt;
+        row.CompletedAtTicks = job.CompletedAt?.UtcTicks;
         row.PluginTimingsJson = JsonSerializer.Serialize(job.PluginTimings);
         row.WarningsJson = JsonSerializer.Serialize(job.Warnings);
     }

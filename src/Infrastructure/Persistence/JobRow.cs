@@ -15,6 +15,13 @@ public sealed class JobRow
     public long CreatedAtTicks { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
+
+    /// <summary><see cref="CompletedAt"/> as UTC ticks, comparable in SQL (what retention deletes by).</summary>
+    public long? CompletedAtTicks { get; set; }
+
+    /// <summary>Who submitted the job (a digest of the verified API key, else the client address): what per-client queue caps count.</summary>
+    public string? SubmittedBy { get; set; }
+
     public required string PluginTimingsJson { get; set; }
     public required string WarningsJson { get; set; }
 }

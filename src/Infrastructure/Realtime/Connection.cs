@@ -31,7 +31,7 @@ public sealed partial class Connection
     private ITimer? _pongDeadline;
     private CloseRequest? _close;
     private long _sent;
-    private long _lastPingAt;
+    private long _pingAwaitingPong;
     private double _lastRoundTripMs = double.NaN;
     private readonly Replay? _replay;
     private readonly Lock _holdGate = new();
@@ -39,8 +39,8 @@ public sealed partial class Connection
     private bool _heldOverflowed;
 
     internal Connection(
-        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, ConnectionManager owner, RealtimeOptions options, TimeProvider time, ILogger logger,
-        Replay? replay = null)
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, ConnectionManager owner, RealtimeOptions options,
+        TimeProvider time, ILogger logger, Replay? replay = null)
     {
         _replay = replay;
         _held = replay is null ? null : [];
@@ -52,10 +52,11 @@ public sealed partial class Connection
         _queue = new OutboundQueue(options.QueueCapacity);
         JobId = jobId;
         SessionId = sessionId;
+        Client = client;
         ConnectedAt = time.GetUtcNow();
 
         // The welcome ping goes out with the connection, so its pong measures a round trip too.
-        _lastPingAt = time.GetTimestamp();
+        _pingAwaitingPong = time.GetTimestamp();
     }
 
     public Guid Id { get; } = Guid.NewGuid();
@@ -64,6 +65,9 @@ public sealed partial class Connection
     public Guid? JobId { get; }
 
     public Guid? SessionId { get; }
+
+    /// <summary>Who opened it (the verified API key, else the client address): what per-client limits count by.</summary>
+    public string? Client { get; }
 
     public string Kind => _transport.Kind;
 
@@ -198,6 +202,11 @@ public sealed partial class Connection
         }
     }
 
+    /// <summary>
+    /// A pong proves the client is alive (the pong deadline restarts) and answers the latest ping not answered yet: the
+    /// round trip is measured from that ping, once. A pong that answers no ping (a client sending them unasked, or a
+    /// second pong to the same ping) measures nothing, so a flood of pongs cannot report a round trip that never happened.
+    /// </summary>
     public void RecordPong()
     {
         var now = _time.GetTimestamp();
@@ -210,11 +219,13 @@ public sealed partial class Connection
             // The connection is ending.
         }
 
-        var pingAt = Volatile.Read(ref _lastPingAt);
-        if (pingAt != 0)
+        var pingAt = Interlocked.Exchange(ref _pingAwaitingPong, 0);
+        if (pingAt == 0)
         {
-            Volatile.Write(ref _lastRoundTripMs, _time.GetElapsedTime(pingAt, now).TotalMilliseconds);
+            return;
         }
+
+        Volatile.Write(ref _lastRoundTripMs, _time.GetElapsedTime(pingAt, now).TotalMilliseconds);
     }
 
     internal void Start()
@@ -231,7 +242,7 @@ public sealed partial class Connection
 
     private void Beat()
     {
-        Volatile.Write(ref _lastPingAt, _time.GetTimestamp());
+        Interlocked.Exchange(ref _pingAwaitingPong, _time.GetTimestamp());
         _owner.SendPing(this);
     }
 

@@ -20,6 +20,7 @@ public sealed partial class ConnectionManager(
     private readonly ILogger _logger = loggers.CreateLogger<ConnectionManager>();
     private readonly ConcurrentDictionary<Guid, Connection> _connections = new();
     private readonly Dictionary<Guid, int> _perSession = [];
+    private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
     // Copy-on-write subscriber sets: changed under the lock, one entry at a time; read without a lock by Publish.
@@ -36,10 +37,12 @@ public sealed partial class ConnectionManager(
     /// <summary>
     /// Registers a connection and starts its writer and heartbeat, or says why it is refused (4001). The
     /// <paramref name="welcome"/> messages are queued first, before the connection can receive anything published; with
-    /// <paramref name="replay"/>, the job's history follows them before the live messages.
+    /// <paramref name="replay"/>, the job's history follows them before the live messages. <paramref name="client"/> (the
+    /// verified API key, else the client address) is what the per-client limit counts.
     /// </summary>
     public Registration TryAdd(
-        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, IReadOnlyList<OutboundMessage>? welcome = null, Replay? replay = null)
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, IReadOnlyList<OutboundMessage>? welcome = null, string? client = null,
+        Replay? replay = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         Connection connection;
@@ -56,7 +59,12 @@ public sealed partial class ConnectionManager(
                 return Registration.Refused(4001, $"capacity exceeded: a session may open {_options.MaxConnectionsPerSession} connections");
             }
 
-            connection = new Connection(transport, jobId, sessionId, this, _options, time, _logger, replay);
+            if (client is not null && _perClient.GetValueOrDefault(client) >= _options.MaxConnectionsPerClient)
+            {
+                return Registration.Refused(4001, $"capacity exceeded: a client may open {_options.MaxConnectionsPerClient} connections");
+            }
+
+            connection = new Connection(transport, jobId, sessionId, client, this, _options, time, _logger, replay);
             foreach (var outbound in greeting)
             {
                 connection.Enqueue(outbound);
@@ -66,6 +74,11 @@ public sealed partial class ConnectionManager(
             if (sessionId is { } s)
             {
                 _perSession[s] = _perSession.GetValueOrDefault(s) + 1;
+            }
+
+            if (client is not null)
+            {
+                _perClient[client] = _perClient.GetValueOrDefault(client) + 1;
             }
 
             Volatile.Write(ref _everyone, [.. _everyone, connection]);
@@ -148,15 +161,12 @@ public sealed partial class ConnectionManager(
 
             if (connection.SessionId is { } s)
             {
-                var left = _perSession[s] - 1;
-                if (left == 0)
-                {
-                    _perSession.Remove(s);
-                }
-                else
-                {
-                    _perSession[s] = left;
-                }
+                Release(_perSession, s);
+            }
+
+            if (connection.Client is { } c)
+            {
+                Release(_perClient, c);
             }
 
             Volatile.Write(ref _everyone, Without(_everyone, connection));
@@ -172,6 +182,20 @@ public sealed partial class ConnectionManager(
         }
 
         LogDisconnected(connection.Id, connection.CloseCode, connection.Sent, connection.Dropped, _connections.Count);
+    }
+
+    private static void Release<TKey>(Dictionary<TKey, int> counts, TKey key)
+        where TKey : notnull
+    {
+        var left = counts[key] - 1;
+        if (left == 0)
+        {
+            counts.Remove(key);
+        }
+        else
+        {
+            counts[key] = left;
+        }
     }
 
     private static Connection[] Without(Connection[] connections, Connection removed) =>

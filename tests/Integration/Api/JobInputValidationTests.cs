@@ -32,12 +32,33 @@ public sealed class JobInputValidationTests(ServerFixture server) : IClassFixtur
     [InlineData("missing.mp4")]
     [InlineData("synthetic:moon")]
     [InlineData("synthetic:pitch?frames=0")]
+    [InlineData("synthetic:pitch?frames=10\0")]
+    [InlineData("synthetic:pitch?frames=10%00")]
     public async Task Create_BadSource_Returns400WithSourceError(string source)
     {
         var errors = await PostExpecting400Async(new { source, plugins = new[] { "motion_detection" } });
 
         Assert.Equal(["source"], errors.Keys);
         Assert.NotEmpty(errors["source"]);
+    }
+
+    [Fact]
+    public async Task Create_FileThroughDirectoryLinkOutOfTheMediaRoot_Returns400SameForExistingAndMissing()
+    {
+        // media/outdir -> <fixture>/outside, which holds secret.bmp: before issue 7 that file was accepted and analysed.
+        var outside = Directory.CreateDirectory(Path.Combine(server.Root, "outside-" + Guid.NewGuid().ToString("N"))).FullName;
+        await File.WriteAllBytesAsync(Path.Combine(outside, "secret.bmp"), TestMedia.BlackBmp());
+        var link = "outdir-" + Guid.NewGuid().ToString("N");
+        Directory.CreateSymbolicLink(Path.Combine(server.MediaRoot, link), outside);
+
+        var existing = await PostSourceExpecting400Async($"{link}/secret.bmp");
+        var missing = await PostSourceExpecting400Async($"{link}/absent.bmp");
+
+        Assert.Equal(
+            existing.Body.Replace("secret.bmp", "<file>", StringComparison.Ordinal),
+            missing.Body.Replace("absent.bmp", "<file>", StringComparison.Ordinal));
+        Assert.Equal($"source '{link}/secret.bmp' was not found under the media root", existing.SourceError);
+        Assert.DoesNotContain(outside, existing.Body, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -173,6 +194,16 @@ public sealed class JobInputValidationTests(ServerFixture server) : IClassFixtur
         Assert.Equal("cpu", body.GetProperty("device_requested").GetString());
         Assert.Equal(0, body.GetProperty("frames").GetArrayLength());
         await server.WaitForStatusAsync(id, TimeSpan.FromSeconds(30), "completed");
+    }
+
+    /// <summary>The 400 problem for <paramref name="source"/> as JSON text without its per-request trace id, and its source error.</summary>
+    private async Task<(string Body, string? SourceError)> PostSourceExpecting400Async(string source)
+    {
+        using var response = await server.Http.PostAsJsonAsync("/v1/jobs", new { source, plugins = new[] { "motion_detection" } });
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var fields = problem.EnumerateObject().Where(p => p.Name != "trace_id").ToDictionary(p => p.Name, p => p.Value);
+        var sourceErrors = problem.GetProperty("errors").GetProperty("source");
+        return (JsonSerializer.Serialize(fields), Assert.Single(sourceErrors.EnumerateArray()).GetString());
     }
 
     private async Task<Dictionary<string, string[]>> PostExpecting400Async(object body)

@@ -183,10 +183,8 @@ public sealed class ServerFixture : IAsyncLifetime
     /// <summary>The open connections of one session, as <c>GET /v1/realtime/stats</c> lists them.</summary>
     public async Task<List<JsonElement>> SessionConnectionsAsync(Guid sessionId)
     {
-        var stats = await GetStatsAsync();
-        return stats.GetProperty("connections").EnumerateArray()
-            .Where(c => c.TryGetProperty("session_id", out var s) && s.ValueKind == JsonValueKind.String && s.GetGuid() == sessionId)
-            .ToList();
+        var stats = await GetJsonAsync($"/v1/realtime/stats?session_id={sessionId}");
+        return [.. stats.GetProperty("connections").EnumerateArray()];
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="because"/> after the timeout.</summary>

@@ -20,6 +20,16 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The server's resident memory now and its peak so far (Linux <c>/proc/&lt;pid&gt;/status</c>: VmRSS, VmHWM), in bytes.</summary>
+    public (long Resident, long Peak) Memory()
+    {
+        long Field(string[] lines, string name) =>
+            long.Parse(lines.Single(l => l.StartsWith(name, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+                System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        var status = File.ReadAllLines($"/proc/{_process.Id}/status");
+        return (Field(status, "VmRSS:"), Field(status, "VmHWM:"));
+    }
+
     public static async Task<ServerProcess> StartAsync(string root, params string[] settings)
     {
         var port = FreePort();

@@ -11,6 +11,7 @@ namespace CleanRealtime.Application.Jobs.CancelJob;
 
 /// <summary>
 /// Stops a job: a running one before its next frame, a queued one at once. A finished job cannot be cancelled (409).
+/// Answers the job's state (without frames) when the request was taken.
 /// </summary>
 public sealed record CancelJob(Guid JobId) : IRequest<JobMemento>;
 
@@ -30,27 +31,30 @@ public sealed partial class CancelJobHandler(
         if (live.TryGet(request.JobId, out var running))
         {
             // A finished job stays live until its final state is stored: it is finished all the same.
-            var snapshot = running.Snapshot();
+            var snapshot = running.Snapshot(includeFrames: false);
             EnsureNotFinished(snapshot.Id, snapshot.Status);
             live.RequestCancel(request.JobId);
             LogCancelRequested(request.JobId, "running");
             return snapshot;
         }
 
-        var job = await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false)
-                  ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
-        EnsureNotFinished(job.Id, job.Status);
+        // The state alone: a finished job's frames are never loaded just to answer 409.
+        var state = await repository.FindStateAsync(request.JobId, cancellationToken).ConfigureAwait(false)
+                    ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
+        EnsureNotFinished(state.Id, state.Status);
 
         // Flag first: a worker that picks the job up from now on sees the request before it starts any frame.
         live.RequestCancel(request.JobId);
         if (live.TryGet(request.JobId, out running))
         {
-            var snapshot = running.Snapshot();
+            var snapshot = running.Snapshot(includeFrames: false);
             EnsureNotFinished(snapshot.Id, snapshot.Status);
             LogCancelRequested(request.JobId, "starting");
             return snapshot;
         }
 
+        // Only a queued job gets here, and a queued job has no frames: its state is the whole job.
+        var job = Job.Restore(state);
         var now = time.GetUtcNow();
         job.Cancel(now);
 

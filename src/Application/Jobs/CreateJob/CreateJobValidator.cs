@@ -9,6 +9,11 @@ public sealed class CreateJobValidator : AbstractValidator<CreateJob>
 {
     public const int MaxPlugins = 16;
 
+    /// <summary>An error quotes at most this many characters of a value the client sent (never the whole of a huge one).</summary>
+    public const int MaxQuotedLength = 64;
+
+    private const int MaxNamesQuoted = 5;
+
     public CreateJobValidator(PluginCatalog catalog, IFrameSourceFactory sources)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -39,9 +44,19 @@ public sealed class CreateJobValidator : AbstractValidator<CreateJob>
                 var unknown = plugins!.Where(name => !catalog.Contains(name)).ToList();
                 if (unknown.Count > 0)
                 {
-                    context.AddFailure(
-                        $"Unknown plugins: {string.Join(", ", unknown)}. Registered: {string.Join(", ", catalog.All.Select(p => p.Name))}.");
+                    var listed = string.Join(", ", unknown.Take(MaxNamesQuoted).Select(Quote));
+                    var more = unknown.Count > MaxNamesQuoted ? $" and {unknown.Count - MaxNamesQuoted} more" : string.Empty;
+                    context.AddFailure($"Unknown plugins: {listed}{more}. Registered: {string.Join(", ", catalog.All.Select(p => p.Name))}.");
                 }
             });
+    }
+
+    /// <summary>A client's value as an error message quotes it: at most <see cref="MaxQuotedLength"/> characters.</summary>
+    public static string Quote(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return value.Length <= MaxQuotedLength
+            ? $"'{value}'"
+            : $"'{value[..MaxQuotedLength]}…' ({value.Length} characters)";
     }
 }

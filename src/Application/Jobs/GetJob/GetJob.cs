@@ -6,11 +6,11 @@ using MediatR;
 namespace CleanRealtime.Application.Jobs.GetJob;
 
 /// <summary>
-/// Reads one job as it stands now: a running job from its live aggregate (every event already folded in), any other from
-/// the repository. Both the legacy and the extended endpoint read through this one request.
+/// Reads one job's state as it stands now, without its frames (they are read a page at a time with
+/// <see cref="GetJobFrames.GetJobFrames"/>): a running job from its live aggregate (every event already folded in), any
+/// other from the repository.
 /// </summary>
-/// <param name="WithFrames">False to read the job's state alone, without copying or loading its frames.</param>
-public sealed record GetJob(Guid JobId, bool WithFrames = true) : IRequest<JobMemento>;
+public sealed record GetJob(Guid JobId) : IRequest<JobMemento>;
 
 public sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJob, JobMemento>
 {
@@ -19,12 +19,10 @@ public sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IR
         ArgumentNullException.ThrowIfNull(request);
         if (live.TryGet(request.JobId, out var running))
         {
-            return running.Snapshot(request.WithFrames);
+            return running.Snapshot(includeFrames: false);
         }
 
-        var job = request.WithFrames
-            ? (await repository.FindAsync(request.JobId, cancellationToken).ConfigureAwait(false))?.ToMemento()
-            : await repository.FindStateAsync(request.JobId, cancellationToken).ConfigureAwait(false);
-        return job ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
+        return await repository.FindStateAsync(request.JobId, cancellationToken).ConfigureAwait(false)
+               ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
     }
 }

@@ -41,7 +41,7 @@ public sealed class GetJobEventsHandler(IMediator mediator, JobHistory history) 
     {
         ArgumentNullException.ThrowIfNull(request);
 
-        var job = await mediator.Send(new Jobs.GetJob.GetJob(request.JobId, WithFrames: false), cancellationToken).ConfigureAwait(false);
+        var job = await mediator.Send(new Jobs.GetJob.GetJob(request.JobId), cancellationToken).ConfigureAwait(false);
         var since = request.Since is null ? 0 : long.Parse(request.Since, System.Globalization.CultureInfo.InvariantCulture);
         var limit = request.Limit is null ? GetJobEvents.DefaultLimit : int.Parse(request.Limit, System.Globalization.CultureInfo.InvariantCulture);
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CleanRealtime.Application.Common;
 using CleanRealtime.Domain.Jobs;
 
 namespace CleanRealtime.Application.Jobs.Projection;
@@ -85,6 +86,23 @@ public sealed class LiveJob : IDisposable
         lock (_gate)
         {
             return _job.ToMemento(includeFrames);
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> frames from position <paramref name="offset"/> (0-based), and how many there are.</summary>
+    public FramePage Frames(int offset, int limit)
+    {
+        lock (_gate)
+        {
+            var frames = _job.Frames;
+            var count = Math.Clamp(frames.Count - offset, 0, limit);
+            var items = new FrameResult[count];
+            for (var i = 0; i < count; i++)
+            {
+                items[i] = frames[offset + i];
+            }
+
+            return new FramePage(items, frames.Count);
         }
     }
 

@@ -48,7 +48,7 @@ public sealed class SubscribeHandler(
     {
         ArgumentNullException.ThrowIfNull(request);
         var job = request.JobId is { } id
-            ? await mediator.Send(new GetJob(id, WithFrames: false), cancellationToken).ConfigureAwait(false)
+            ? await mediator.Send(new GetJob(id), cancellationToken).ConfigureAwait(false)
             : null;
 
         var welcome = new List<OutboundMessage>();

@@ -16,5 +16,8 @@ internal sealed class JobRowConfiguration : IEntityTypeConfiguration<JobRow>
         builder.Property(j => j.Status).HasMaxLength(16);
         builder.HasIndex(j => new { j.CreatedAtTicks, j.Id });
         builder.HasIndex(j => new { j.Status, j.CreatedAtTicks });
+        builder.Property(j => j.SubmittedBy).HasMaxLength(80);
+        builder.HasIndex(j => new { j.Status, j.SubmittedBy });
+        builder.HasIndex(j => j.CompletedAtTicks);
     }
 }

@@ -84,6 +84,9 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("CompletedAtTicks")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CreatedAtTicks")
                         .HasColumnType("INTEGER");
 
@@ -123,15 +126,23 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("SubmittedBy")
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("WarningsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CompletedAtTicks");
+
                     b.HasIndex("CreatedAtTicks", "Id");
 
                     b.HasIndex("Status", "CreatedAtTicks");
+
+                    b.HasIndex("Status", "SubmittedBy");
 
                     b.ToTable("jobs", (string)null);
                 });

@@ -149,8 +149,21 @@ public sealed class CreateJobValidatorTests
         var failure = SingleFailureOn(Validate(Request(plugins: ["plugin_01", "ghost_detection", "plugin_02", "Plugin_03"])), "plugins");
 
         var unknown = failure.ErrorMessage.Split('.')[0];
-        Assert.Equal("Unknown plugins: ghost_detection, Plugin_03", unknown);
+        Assert.Equal("Unknown plugins: 'ghost_detection', 'Plugin_03'", unknown);
         Assert.Contains("Registered: plugin_01, plugin_02", failure.ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_HugeAndManyUnknownPlugins_QuotesShortPrefixesOfTheFirstFive()
+    {
+        var names = Enumerable.Range(0, 8).Select(i => new string((char)('a' + i), 100_000)).ToList();
+
+        var failure = SingleFailureOn(Validate(Request(plugins: names)), "plugins");
+
+        Assert.True(failure.ErrorMessage.Length < 1000, failure.ErrorMessage);
+        Assert.Contains($"'{new string('a', CreateJobValidator.MaxQuotedLength)}…' (100000 characters)", failure.ErrorMessage, StringComparison.Ordinal);
+        Assert.Contains("and 3 more", failure.ErrorMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('f', 10), failure.ErrorMessage, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -189,15 +202,15 @@ public sealed class CreateJobValidatorTests
             mediator.Send(new CreateJob("", "tpu", ["plugin_01", "nope", "nada"])));
 
         Assert.Equal(["device_requested", "plugins", "source"], ex.Errors.Keys.Order(StringComparer.Ordinal));
-        Assert.Contains("nope, nada", Assert.Single(ex.Errors["plugins"]), StringComparison.Ordinal);
-        await repository.DidNotReceiveWithAnyArgs().AddAsync(default!, default);
+        Assert.Contains("'nope', 'nada'", Assert.Single(ex.Errors["plugins"]), StringComparison.Ordinal);
+        await repository.DidNotReceiveWithAnyArgs().AddAsync(default!, default, default);
         await queue.DidNotReceiveWithAnyArgs().EnqueueAsync(default, default);
 
         // And a valid one goes through to the handler.
         var job = await mediator.Send(new CreateJob("synthetic:pitch", null, ["plugin_02"]));
         Assert.Equal(JobStatus.Queued, job.Status);
         Assert.Equal(Device.Cpu, job.DeviceRequested);
-        await repository.Received(1).AddAsync(Arg.Is<Job>(j => j.Id == job.Id), Arg.Any<CancellationToken>());
+        await repository.Received(1).AddAsync(Arg.Is<Job>(j => j.Id == job.Id), Arg.Any<string?>(), Arg.Any<CancellationToken>());
         await queue.Received(1).EnqueueAsync(job.Id, Arg.Any<CancellationToken>());
     }
 }

@@ -87,7 +87,7 @@ public sealed class JobEventLogTests : IAsyncLifetime
     private async Task<Guid> NewJobAsync()
     {
         var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], At);
-        await _jobs.AddAsync(job, CancellationToken.None);
+        await _jobs.AddAsync(job, null, CancellationToken.None);
         return job.Id;
     }
 

@@ -47,7 +47,9 @@ public sealed class FrameSourceFactoryTests : IClassFixture<FrameSourceFactoryTe
     [InlineData("clip.avi\0.png", "control characters")]
     [InlineData("missing.mp4", "source 'missing.mp4' was not found under the media root")]
     [InlineData("sub", "source 'sub' was not found under the media root")]
-    [InlineData("escape.png", "resolves outside the media root")]
+    [InlineData("escape.png", "source 'escape.png' was not found under the media root")]
+    [InlineData(".", "source '.' was not found under the media root")]
+    [InlineData("clip.avi/.", "source 'clip.avi/.' was not found under the media root")]
     public void Validate_UnacceptableFileSource_SaysWhy(string source, string expected)
     {
         var error = _factory.Validate(source);
@@ -75,6 +77,8 @@ public sealed class FrameSourceFactoryTests : IClassFixture<FrameSourceFactoryTe
     [InlineData("synthetic:pitch?height=63", "synthetic parameter 'height' must be between 64 and 2160 (got 63)")]
     [InlineData("synthetic:pitch?height=2161", "synthetic parameter 'height' must be between 64 and 2160 (got 2161)")]
     [InlineData("synthetic:pitch?frames=1&frames=2", "synthetic parameter 'frames' is given more than once")]
+    [InlineData("synthetic:pitch?frames=10\0", "synthetic source must not contain control characters (found U+0000 at position 25)")]
+    [InlineData("synthetic:pitch?frames=10%00", "synthetic source must not contain '%' (at position 25): parameters are plain text")]
     public void Validate_BadSyntheticSource_SaysWhy(string source, string expected)
     {
         var error = _factory.Validate(source);
@@ -147,6 +151,123 @@ public sealed class FrameSourceFactoryTests : IClassFixture<FrameSourceFactoryTe
         Assert.DoesNotContain(_media.Root, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Validate_FileLinkToOutside_SaysNotFound()
+    {
+        var source = _media.Link("file-link.png", Path.Combine(_media.Outside, "secret.png"));
+
+        Assert.Equal(NotFound(source), _factory.Validate(source));
+    }
+
+    [Fact]
+    public void Validate_FileThroughDirectoryLinkToOutside_SaysNotFound()
+    {
+        _media.Link("outdir", _media.Outside);
+
+        Assert.Equal(NotFound("outdir/secret.png"), _factory.Validate("outdir/secret.png"));
+        Assert.Throws<SourceUnreadableException>(() => _factory.Open("outdir/secret.png"));
+    }
+
+    [Fact]
+    public void Validate_ChainOfLinksEndingOutside_SaysNotFound()
+    {
+        // chain-a -> chain-b (a relative link inside the root) -> the outside folder.
+        _media.Link("chain-b", _media.Outside);
+        _media.Link("chain-a", "chain-b");
+
+        Assert.Equal(NotFound("chain-a/secret.png"), _factory.Validate("chain-a/secret.png"));
+    }
+
+    [Fact]
+    public void Validate_RelativeLinkClimbingOutOfTheRoot_SaysNotFound()
+    {
+        // sub/up -> ../../<outside folder's name>: relative to the link's folder, it climbs out of the root.
+        var source = _media.Link("sub/up", Path.Combine("..", "..", Path.GetFileName(_media.Outside)));
+
+        Assert.Equal(NotFound("sub/up/secret.png"), _factory.Validate("sub/up/secret.png"));
+        Assert.Equal(NotFound(source), _factory.Validate(source));
+    }
+
+    [Fact]
+    public void Validate_RelativeLinkToSystemFolder_SaysNotFound()
+    {
+        var climb = string.Join('/', Enumerable.Repeat("..", _media.Root.Count(c => c == '/') + 2));
+        _media.Link("etc", climb + "/etc");
+
+        Assert.Equal(NotFound("etc/passwd"), _factory.Validate("etc/passwd"));
+    }
+
+    [Fact]
+    public void Validate_OutsideExistingAndMissing_GiveTheSameAnswer()
+    {
+        _media.Link("outdir2", _media.Outside);
+
+        var existing = _factory.Validate("outdir2/secret.png");
+        var missing = _factory.Validate("outdir2/no-such-file.png");
+
+        Assert.Equal(NotFound("outdir2/secret.png"), existing);
+        Assert.Equal(NotFound("outdir2/no-such-file.png"), missing);
+        Assert.Equal(existing!.Replace("secret", "no-such-file", StringComparison.Ordinal), missing);
+        Assert.Equal(NotFound("nothing-here.png"), _factory.Validate("nothing-here.png"));
+    }
+
+    [Fact]
+    public void Validate_LinkLoop_SaysNotFound()
+    {
+        _media.Link("loop-a", "loop-b");
+        _media.Link("loop-b", "loop-a");
+
+        Assert.Equal(NotFound("loop-a/clip.avi"), _factory.Validate("loop-a/clip.avi"));
+    }
+
+    [Fact]
+    public void Validate_LinksEndingInsideTheRoot_AreAccepted()
+    {
+        // A relative file link, a directory link and a chain that leaves through the outside folder and comes back.
+        _media.Link("alias.avi", "clip.avi");
+        _media.Link("subdir", "sub");
+        _media.Link("via-outside", Path.Combine(_media.Outside, "back"));
+        _media.Link(Path.Combine(_media.Outside, "back"), _media.Root);
+
+        Assert.Null(_factory.Validate("alias.avi"));
+        Assert.Null(_factory.Validate("subdir/inner.png"));
+        Assert.Null(_factory.Validate("via-outside/sub/inner.png"));
+        using var source = _factory.Open("subdir/inner.png");
+        Assert.Equal(1, source.FrameCount);
+    }
+
+    [Fact]
+    public void Validate_RootThatIsItselfALink_AcceptsItsFilesAndRefusesEscapes()
+    {
+        var linkedRoot = Path.Combine(_media.Outside, "root-link");
+        _media.Link(linkedRoot, _media.Root);
+        _media.Link("outdir3", _media.Outside);
+        var factory = new FrameSourceFactory(Options.Create(new MediaOptions { Root = linkedRoot }));
+
+        Assert.Null(factory.Validate("clip.avi"));
+        Assert.Null(factory.Validate("sub/inner.png"));
+        Assert.Equal(NotFound("outdir3/secret.png"), factory.Validate("outdir3/secret.png"));
+    }
+
+    [Fact]
+    public void Open_LinkSwappedInAfterValidate_ThrowsSourceUnreadable()
+    {
+        // Valid when submitted: late/secret.png is a file in a real folder inside the root.
+        var folder = Path.Combine(_media.Root, "late");
+        Directory.CreateDirectory(folder);
+        TestMedia.WriteImage(Path.Combine(folder, "secret.png")).Dispose();
+        Assert.Null(_factory.Validate("late/secret.png"));
+
+        // Before the job opens it, the folder becomes a link to the outside folder, which holds a file of that name.
+        Directory.Delete(folder, recursive: true);
+        _media.Link("late", _media.Outside);
+
+        var error = Assert.Throws<SourceUnreadableException>(() => _factory.Open("late/secret.png"));
+        Assert.Equal(NotFound("late/secret.png"), error.Message);
+    }
+
+    private static string NotFound(string source) => $"source '{source}' was not found under the media root";
+
     public sealed class MediaFolder : IDisposable
     {
         public const int ClipFrames = 6;
@@ -168,6 +289,13 @@ public sealed class FrameSourceFactoryTests : IClassFixture<FrameSourceFactoryTe
         public string Root { get; }
 
         public string Outside { get; }
+
+        /// <summary>Creates a symbolic link at <paramref name="name"/> (relative to the root, or absolute) and returns that name.</summary>
+        public string Link(string name, string target)
+        {
+            File.CreateSymbolicLink(Path.Combine(Root, name), target);
+            return name;
+        }
 
         public void Dispose()
         {

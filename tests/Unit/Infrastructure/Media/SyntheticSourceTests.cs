@@ -6,6 +6,32 @@ namespace CleanRealtime.UnitTests.Infrastructure.Media;
 
 public sealed class SyntheticSourceTests
 {
+    [Theory]
+    [InlineData("synthetic:pitch?frames=10\0", 25, "U+0000")]
+    [InlineData("synthetic:pitch?seed=\0\0\07", 21, "U+0000")]
+    [InlineData("synthetic:pitch\0?frames=10", 15, "U+0000")]
+    [InlineData("synthetic:pitch?frames=10&\0", 26, "U+0000")]
+    [InlineData("synthetic:pitch?frames=10\t", 25, "U+0009")]
+    [InlineData("synthetic:pitch?frames=10\u007F", 25, "U+007F")]
+    [InlineData("synthetic:pitch?frames=10\u0085", 25, "U+0085")]
+    public void TryParse_ControlCharacter_FailsNamingItAndWhere(string source, int position, string codePoint)
+    {
+        Assert.False(SyntheticSceneSettings.TryParse(source, out var settings, out var error));
+
+        Assert.Null(settings);
+        Assert.Equal($"synthetic source must not contain control characters (found {codePoint} at position {position})", error);
+    }
+
+    [Theory]
+    [InlineData("synthetic:pitch?frames=10%00", 25)]
+    [InlineData("synthetic:pitch%3Fframes=10", 15)]
+    public void TryParse_PercentEscape_FailsSayingParametersArePlainText(string source, int position)
+    {
+        Assert.False(SyntheticSceneSettings.TryParse(source, out _, out var error));
+
+        Assert.Equal($"synthetic source must not contain '%' (at position {position}): parameters are plain text, not percent-encoded", error);
+    }
+
     [Fact]
     public void RenderFrame_SameSeed_ProducesIdenticalPixels()
     {

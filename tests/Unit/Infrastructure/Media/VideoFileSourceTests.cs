@@ -97,14 +97,16 @@ public sealed class VideoFileSourceTests : IDisposable
         Assert.Throws<SourceUnreadableException>(() => VideoFileSource.Open(path, "empty.mp4"));
     }
 
-    [Fact]
-    public async Task ReadFramesAsync_TruncatedVideo_EndsWithSourceUnreadable()
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.9)]
+    [InlineData(0.999)]
+    public async Task ReadFramesAsync_TruncatedVideo_EndsWithSourceUnreadable(double keep)
     {
         var whole = Path.Combine(_folder, "whole.avi");
         var truncated = Path.Combine(_folder, "truncated.avi");
         TestMedia.WriteVideo(whole, frames: 20);
-        var bytes = await File.ReadAllBytesAsync(whole);
-        await File.WriteAllBytesAsync(truncated, bytes[..(bytes.Length / 2)]);
+        TestMedia.WriteTruncatedCopy(whole, truncated, keep);
 
         var frames = new List<VideoFrame>();
         var error = await Assert.ThrowsAsync<SourceUnreadableException>(async () =>
@@ -118,7 +120,88 @@ public sealed class VideoFileSourceTests : IDisposable
 
         Assert.InRange(frames.Count, 0, 17);
         Assert.Contains("truncated.avi", error.Message, StringComparison.Ordinal);
+        Assert.Contains("truncated", error.Message.Replace("truncated.avi", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain(_folder, error.Message, StringComparison.Ordinal);
         TestMedia.DisposeAll(frames);
+    }
+
+    [Fact]
+    public async Task ReadFramesAsync_IndexWithZeroSizeRepeatFrames_ReadsEveryRealFrameToTheLast()
+    {
+        // Like tree.avi (444 index entries, 376 of them zero-size): 12 pictures, 74 entries, ending on a run of repeats.
+        int[] repeats = [6, 0, 9, 3, 7, 1, 8, 6, 2, 9, 5, 6];
+        var path = Path.Combine(_folder, "repeats.avi");
+        var entries = TestMedia.WriteRepeatFrameVideo(path, repeats);
+        using var source = VideoFileSource.Open(path, "repeats.avi");
+
+        var frames = await TestMedia.ReadAllAsync(source);
+
+        Assert.Equal(74, entries);
+        Assert.Equal(entries, source.FrameCount);
+        Assert.Equal(Enumerable.Range(1, 12), frames.Select(f => f.Index));
+        foreach (var frame in frames)
+        {
+            var square = frame.Image.At<Vec3b>(40 + 8, (frame.Index * 8) + 8);
+            Assert.True(square.Item0 > 200, $"frame {frame.Index}: expected the white square, got {square}");
+        }
+
+        // Each picture is stamped at its own place in the index (25 fps: 40 ms per entry), repeats included.
+        var expected = repeats[..^1].Aggregate(new List<double> { 40.0 }, (stamps, r) =>
+        {
+            stamps.Add(stamps[^1] + ((r + 1) * 40.0));
+            return stamps;
+        });
+        Assert.Equal(expected, frames.Select(f => f.TimestampMs));
+        TestMedia.DisposeAll(frames);
+    }
+
+    [Fact]
+    public async Task Open_TruncatedRepeatFrameVideo_ThrowsSourceUnreadable()
+    {
+        var whole = Path.Combine(_folder, "repeats.avi");
+        var truncated = Path.Combine(_folder, "repeats-cut.avi");
+        TestMedia.WriteRepeatFrameVideo(whole, [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+        TestMedia.WriteTruncatedCopy(whole, truncated, 0.7);
+
+        var error = await Assert.ThrowsAsync<SourceUnreadableException>(async () =>
+        {
+            using var source = VideoFileSource.Open(truncated, "repeats-cut.avi");
+            TestMedia.DisposeAll(await TestMedia.ReadAllAsync(source));
+        });
+
+        Assert.Contains("'repeats-cut.avi' is truncated", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("clip.mkv", "MJPG")]
+    [InlineData("clip.mp4", "mp4v")]
+    public async Task ReadFramesAsync_CompleteFfmpegContainer_ReadsEveryFrame(string name, string fourcc)
+    {
+        var path = Path.Combine(_folder, name);
+        TestMedia.WriteFfmpegVideo(path, frames: 30, fourcc);
+        using var source = VideoFileSource.Open(path, name);
+
+        var frames = await TestMedia.ReadAllAsync(source);
+
+        Assert.Equal(30, frames.Count);
+        TestMedia.DisposeAll(frames);
+    }
+
+    [Theory]
+    [InlineData(".mkv", "MJPG", 0.5)]
+    [InlineData(".mkv", "MJPG", 0.95)]
+    [InlineData(".mp4", "mp4v", 0.5)]
+    [InlineData(".mp4", "mp4v", 0.95)]
+    public void Open_TruncatedFfmpegContainer_ThrowsSourceUnreadable(string extension, string fourcc, double keep)
+    {
+        var whole = Path.Combine(_folder, "whole" + extension);
+        var truncated = Path.Combine(_folder, "cut" + extension);
+        TestMedia.WriteFfmpegVideo(whole, frames: 30, fourcc);
+        TestMedia.WriteTruncatedCopy(whole, truncated, keep);
+
+        var error = Assert.Throws<SourceUnreadableException>(() => VideoFileSource.Open(truncated, "cut" + extension));
+
+        Assert.Contains($"'cut{extension}' is truncated", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -136,6 +136,37 @@ public sealed class ConnectionHeartbeatTests
     }
 
     [Fact]
+    public async Task Pong_FloodAfterOnePing_MeasuresOnlyThePongThatAnswersIt()
+    {
+        await using var harness = new RealtimeHarness();
+        var client = harness.Connect();
+        harness.Clock.Advance(Interval);
+        Assert.Equal("ping", (await client.ReceiveAsync()).Type);
+        harness.Clock.Advance(TimeSpan.FromMilliseconds(40));
+        await client.SendPongAsync();
+        await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is not null, "the pong is recorded");
+
+        // Unasked pongs long after: they prove the client is alive but answer no ping, so the round trip stays 40 ms.
+        for (var i = 0; i < 50; i++)
+        {
+            harness.Clock.Advance(TimeSpan.FromMilliseconds(100));
+            await client.SendPongAsync();
+        }
+
+        // The server reads a client's messages in order: once it answers this one, every pong before it was handled.
+        await client.SendTextAsync("not json");
+        Assert.Equal("error", (await client.ReceiveAsync()).Type);
+        Assert.Equal(40, client.Connection.LastRoundTripMs!.Value, precision: 3);
+
+        harness.Clock.Advance(Interval - TimeSpan.FromSeconds(5) - TimeSpan.FromMilliseconds(40));
+        Assert.Equal("ping", (await client.ReceiveAsync()).Type);
+        harness.Clock.Advance(TimeSpan.FromMilliseconds(70));
+        await client.SendPongAsync();
+        await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is { } ms && Math.Abs(ms - 70) < 0.001, "the next ping's pong is measured");
+        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+    }
+
+    [Fact]
     public async Task Pong_AfterPing_RecordsRoundTripLatency()
     {
         await using var harness = new RealtimeHarness();

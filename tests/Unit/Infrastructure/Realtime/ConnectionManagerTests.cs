@@ -449,6 +449,26 @@ public sealed class ConnectionManagerTests
     }
 
     [Fact]
+    public async Task TryAdd_BeyondMaxConnectionsPerClient_IsRefusedWith4001WhateverTheSession()
+    {
+        await using var harness = new RealtimeHarness(o => o.MaxConnectionsPerClient = 3);
+        var first = Enumerable.Range(0, 3).Select(_ => harness.Connect(sessionId: Guid.NewGuid(), client: "ip:10.0.0.1")).ToList();
+
+        // A fresh session (or none) does not get the same client past its share; another client is not affected.
+        var (refused, none) = harness.TryConnect(sessionId: Guid.NewGuid(), client: "ip:10.0.0.1");
+        Assert.Null(none);
+        Assert.Equal(4001, refused.RefusalCode);
+        Assert.Contains("a client may open 3", refused.RefusalReason, StringComparison.Ordinal);
+        Assert.Null(harness.TryConnect(client: "ip:10.0.0.1").Client);
+        harness.Connect(client: "ip:10.0.0.2");
+
+        // A closed connection gives its place back.
+        first[0].Connection.RequestClose(1000, "done", drain: false);
+        await first[0].Connection.Completion.WaitAsync(TimeSpan.FromSeconds(5));
+        harness.Connect(client: "ip:10.0.0.1");
+    }
+
+    [Fact]
     public async Task TryAdd_BeyondMaxConnections_IsRefusedWith4001()
     {
         await using var harness = new RealtimeHarness(o => o.MaxConnections = 3);

@@ -37,7 +37,7 @@ public sealed class ConnectionReplayTests
             return Task.FromResult<IReadOnlyList<OutboundMessage>>([]);
         });
 
-        harness.Manager.TryAdd(transport, Job, null, harness.Welcome(new PingPayload(30)), replay);
+        harness.Manager.TryAdd(transport, Job, null, harness.Welcome(new PingPayload(30)), replay: replay);
         await Eventually.TrueAsync(() => reads == 2, "the history was read to its end");
         PublishAndLog(harness, log, 8);
 
@@ -73,7 +73,7 @@ public sealed class ConnectionReplayTests
             return Task.FromResult<IReadOnlyList<OutboundMessage>>([.. log.Where(m => m.Seq > after).Take(2)]);
         });
 
-        harness.Manager.TryAdd(transport, Job, null, [], replay);
+        harness.Manager.TryAdd(transport, Job, null, [], replay: replay);
 
         var sent = new List<long>();
         for (var i = 0; i < 12; i++)

@@ -64,19 +64,21 @@ internal sealed class RealtimeHarness : IAsyncDisposable
 
     /// <summary>Connects a WebSocket client; it must be accepted.</summary>
     public TestClient Connect(
-        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue)
+        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue,
+        string? client = null)
     {
-        var (registration, client) = TryConnect(jobId, sessionId, welcome, clientReceiveWindow);
-        Assert.True(client is not null, $"the connection should be accepted, was refused with {registration.RefusalCode}: {registration.RefusalReason}");
-        return client;
+        var (registration, connected) = TryConnect(jobId, sessionId, welcome, clientReceiveWindow, client);
+        Assert.True(connected is not null, $"the connection should be accepted, was refused with {registration.RefusalCode}: {registration.RefusalReason}");
+        return connected;
     }
 
     /// <summary>Asks the manager to take a WebSocket client; the client is null when refused.</summary>
     public (Registration Registration, TestClient? Client) TryConnect(
-        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue)
+        Guid? jobId = null, Guid? sessionId = null, IEnumerable<RealtimePayload>? welcome = null, int clientReceiveWindow = int.MaxValue,
+        string? client = null)
     {
         var pair = WebSocketPair.Create(clientReceiveWindow);
-        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome is null ? null : Welcome([.. welcome]));
+        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome is null ? null : Welcome([.. welcome]), client);
         if (registration.Connection is not { } connection)
         {
             _refused.Add(pair);
@@ -84,10 +86,10 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         }
 
         var receiving = WebSocketReceiver.RunAsync(Manager, connection, pair.Server, CancellationToken.None);
-        var client = new TestClient(pair, connection, receiving);
-        _clients.Add(client);
+        var connected = new TestClient(pair, connection, receiving);
+        _clients.Add(connected);
         _sessions.Add(EndLikeTheEndpointAsync(connection, receiving, pair.Server, Options.CloseTimeout));
-        return (registration, client);
+        return (registration, connected);
     }
 
     /// <summary>
