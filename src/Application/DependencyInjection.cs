@@ -34,6 +34,12 @@ public static class DependencyInjection
         services.AddSingleton<Jobs.CreateJob.JobAdmission>();
         services.AddSingleton<Realtime.Validation.RealtimeMessageValidator>();
         services.AddSingleton<Realtime.RealtimeMessages>();
+        services.AddSingleton<Realtime.MessageSerializer>();
+        services.AddSingleton<Realtime.Events.JobEventWriter>();
+        services.AddSingleton<Realtime.Events.JobStreams>();
+        services.AddSingleton<Realtime.Events.JobHistory>();
+        services.AddSingleton<Realtime.Events.ReplayRetention>();
+        services.AddTransient<JobProjection>();
         services.AddTransient<InspectorService>();
         services.AddTransient<ToolRunner>();
         return services;

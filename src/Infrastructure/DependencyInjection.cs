@@ -1,5 +1,7 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Infrastructure.Events;
 using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
 using CleanRealtime.Infrastructure.Persistence;
@@ -21,8 +23,13 @@ public static class DependencyInjection
         var connectionString = configuration.GetConnectionString("Jobs") ?? DefaultConnectionString;
         services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString));
         services.AddSingleton<IJobRepository, JobRepository>();
+        services.AddSingleton<IJobEventLog, JobEventLog>();
         services.AddSingleton<DatabaseInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<DatabaseInitializer>());
+
+        // Before the worker: hosted services stop in reverse order, so the log writer outlives the jobs it logs.
+        services.AddHostedService<JobEventWriterService>();
+        services.AddHostedService<ReplayRetentionService>();
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
         services.AddSingleton<IJobQueue, JobQueue>();
@@ -31,7 +38,6 @@ public static class DependencyInjection
         services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
-        services.AddSingleton<MessageSerializer>();
         services.AddSingleton<ConnectionManager>();
         services.AddSingleton<IRealtimeBroadcaster>(sp => sp.GetRequiredService<ConnectionManager>());
         services.AddHostedService<RealtimeShutdownService>();

@@ -21,8 +21,8 @@ namespace CleanRealtime.Bench.Serve;
 /// <summary>
 /// The real server, built by the product's own <see cref="ServerApp.Build"/> (the same composition root as Program),
 /// with a temp SQLite file and media folder, on loopback. Frames are published the way the realtime relay does:
-/// a <see cref="FramePayload"/> checked by <see cref="RealtimeMessages.TryCreate"/> and handed to
-/// <see cref="IRealtimeBroadcaster.Publish"/> (the ConnectionManager: serialize once, per-connection bounded queue + writer).
+/// a <see cref="FramePayload"/> checked by <see cref="RealtimeMessages.TryCreate"/>, serialized once and handed to
+/// <see cref="IRealtimeBroadcaster.Publish"/> (the fan-out: the same bytes to each per-connection bounded queue + writer).
 /// </summary>
 internal static class RealServer
 {
@@ -63,7 +63,7 @@ internal static class RealServer
         {
             if (messages.TryCreate(Frame(data, run, sequence), out var message))
             {
-                broadcaster.Publish(message);
+                broadcaster.Publish(new PublishedMessage(message, serializer.ToOutbound(message)));
             }
         }
 

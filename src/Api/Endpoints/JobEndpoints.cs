@@ -4,6 +4,7 @@ using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.CreateJob;
 using CleanRealtime.Application.Jobs.GetFramePicture;
+using CleanRealtime.Application.Jobs.GetJobEvents;
 using CleanRealtime.Application.Jobs.GetJobFrames;
 using CleanRealtime.Application.Jobs.ListJobs;
 using MediatR;
@@ -40,6 +41,11 @@ public static class JobEndpoints
             .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
             .WithName("GetFramePicture");
+        jobs.MapGetAndHead("/{jobId:guid}/events", GetEventsAsync)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .WithDescription("The job's realtime messages with seq > since, in order (limit 1..1000, default 500).")
+            .WithName("GetJobEvents");
         jobs.MapPost("/{jobId:guid}/cancel", CancelAsync)
             .Produces<ExtendedJobResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
@@ -93,6 +99,10 @@ public static class JobEndpoints
     private static Task GetExtendedAsync(
         Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
         JobJsonWriter.WriteAsync(response, mediator, jobId, extended: true, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken);
+
+    private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
+        Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
+        TypedResults.Ok(JobEventsResponse.From(await mediator.Send(new GetJobEvents(jobId, since, limit), cancellationToken)));
 
     private static async Task<Results<Ok<JobFramesResponse>, ValidationProblem, NotFound<ProblemDetails>>> GetFramesAsync(
         Guid jobId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)

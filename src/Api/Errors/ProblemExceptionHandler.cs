@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Domain.Common;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -23,6 +25,11 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Status = StatusCodes.Status400BadRequest, Title = "The request is invalid.",
             },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
+            ReplayUnavailableException r => new ProblemDetails
+            {
+                Status = StatusCodes.Status410Gone, Title = "Replay unavailable.", Detail = r.Message,
+                Extensions = { ["error_code"] = ErrorCodes.ReplayUnavailable, ["first_seq"] = r.FirstSeq },
+            },
             DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
             CapacityExceededException c => TooManyRequests(httpContext, c),
             PayloadTooLargeException t => new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "The request body is too large.", Detail = t.Message },

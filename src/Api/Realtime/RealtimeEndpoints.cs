@@ -2,10 +2,8 @@ using CleanRealtime.Api.Errors;
 using System.Net.WebSockets;
 using CleanRealtime.Api.Security;
 using CleanRealtime.Application.Common;
-using CleanRealtime.Application.Jobs.GetJob;
-using CleanRealtime.Application.Plugins;
-using CleanRealtime.Domain.Jobs;
-using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Application.Realtime.Subscribe;
 using CleanRealtime.Infrastructure.Realtime;
 using MediatR;
 
@@ -24,22 +22,23 @@ public static partial class RealtimeEndpoints
             .WithTags("Realtime")
             .WithName("Realtime")
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .WithDescription("WebSocket upgrade, or Server-Sent Events with Accept: text/event-stream. Query: job_id, session_id.");
+            .WithDescription(
+                "WebSocket upgrade, or Server-Sent Events with Accept: text/event-stream. Query: job_id, session_id, since (resume a job's "
+                + "stream after that seq; SSE also takes Last-Event-ID).");
         return routes;
     }
 
-    private static async Task HandleAsync(
-        HttpContext context, ConnectionManager manager, IMediator mediator, PluginCatalog catalog, ILoggerFactory loggers)
+    private static async Task HandleAsync(HttpContext context, ConnectionManager manager, IMediator mediator, JobHistory history, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("CleanRealtime.Realtime");
         if (context.WebSockets.IsWebSocketRequest)
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            await RunWebSocketAsync(context, socket, manager, mediator, catalog, logger);
+            await RunWebSocketAsync(context, socket, manager, mediator, history, logger);
         }
         else if (context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase)))
         {
-            await RunEventStreamAsync(context, manager, mediator, catalog);
+            await RunEventStreamAsync(context, manager, mediator, history);
         }
         else
         {
@@ -50,9 +49,9 @@ public static partial class RealtimeEndpoints
     }
 
     private static async Task RunWebSocketAsync(
-        HttpContext context, WebSocket socket, ConnectionManager manager, IMediator mediator, PluginCatalog catalog, ILogger logger)
+        HttpContext context, WebSocket socket, ConnectionManager manager, IMediator mediator, JobHistory history, ILogger logger)
     {
-        var subscription = await ResolveAsync(context, mediator);
+        var subscription = await ResolveAsync(context, mediator, eventStream: false);
         if (subscription.RefusalCode != 0)
         {
             LogRefused(logger, subscription.RefusalCode, subscription.RefusalReason!);
@@ -60,9 +59,9 @@ public static partial class RealtimeEndpoints
             return;
         }
 
+        var plan = subscription.Plan!;
         var registration = manager.TryAdd(
-            new WebSocketTransport(socket), subscription.JobId, subscription.SessionId, Welcome(subscription.Job, catalog, manager),
-            ClientIdentity.Of(context));
+            new WebSocketTransport(socket), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
         if (registration.Connection is not { } connection)
         {
             LogRefused(logger, registration.RefusalCode, registration.RefusalReason!);
@@ -83,12 +82,12 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static async Task RunEventStreamAsync(HttpContext context, ConnectionManager manager, IMediator mediator, PluginCatalog catalog)
+    private static async Task RunEventStreamAsync(HttpContext context, ConnectionManager manager, IMediator mediator, JobHistory history)
     {
-        var subscription = await ResolveAsync(context, mediator);
+        var subscription = await ResolveAsync(context, mediator, eventStream: true);
         if (subscription.RefusalCode != 0)
         {
-            await RefusalProblem(subscription.RefusalCode, subscription.RefusalReason!).ExecuteAsync(context);
+            await RefusalProblem(subscription).ExecuteAsync(context);
             return;
         }
 
@@ -97,12 +96,13 @@ public static partial class RealtimeEndpoints
         context.Response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        var registration = manager.TryAdd(new SseTransport(context), subscription.JobId, subscription.SessionId,
-            Welcome(subscription.Job, catalog, manager), ClientIdentity.Of(context));
+        var plan = subscription.Plan!;
+        var registration = manager.TryAdd(
+            new SseTransport(context), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
         if (registration.Connection is not { } connection)
         {
             context.Response.Headers.Remove("Content-Type");
-            await RefusalProblem(registration.RefusalCode, registration.RefusalReason!).ExecuteAsync(context);
+            await RefusalProblem(Subscription.Refused(registration.RefusalCode, registration.RefusalReason!)).ExecuteAsync(context);
             return;
         }
 
@@ -114,7 +114,16 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static async Task<Subscription> ResolveAsync(HttpContext context, IMediator mediator)
+    private static Replay? ReplayOf(SubscriptionPlan plan, JobHistory history, ConnectionManager manager) =>
+        plan is { JobId: { } jobId, ReplayAfter: { } after }
+            ? new Replay(after, (afterSeq, token) => history.ReadAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token))
+            : null;
+
+    /// <summary>
+    /// The query (<c>session_id</c>, <c>job_id</c>, <c>since</c>) and, for SSE, <c>Last-Event-ID</c>, turned into a
+    /// subscription plan by <see cref="Subscribe"/>, or a refusal: 4000 invalid session_id or since, 4004 unknown job.
+    /// </summary>
+    private static async Task<Subscription> ResolveAsync(HttpContext context, IMediator mediator, bool eventStream)
     {
         Guid? sessionId = null;
         var session = context.Request.Query["session_id"];
@@ -128,42 +137,44 @@ public static partial class RealtimeEndpoints
             sessionId = parsed;
         }
 
+        Guid? jobId = null;
         var job = context.Request.Query["job_id"];
-        if (job.Count == 0)
+        if (job.Count > 0)
         {
-            return new Subscription(null, sessionId, null, 0, null);
+            if (job.Count > 1 || !Guid.TryParse(job[0], out var parsed))
+            {
+                return Subscription.Refused(4004, "unknown job_id");
+            }
+
+            jobId = parsed;
         }
 
-        if (job.Count > 1 || !Guid.TryParse(job[0], out var jobId))
+        var since = context.Request.Query["since"];
+        if (since.Count > 1)
         {
-            return Subscription.Refused(4004, "unknown job_id");
+            return Subscription.Refused(4000, "invalid since: give it once");
+        }
+
+        // An EventSource reconnects to the same URL with Last-Event-ID: the header is newer than the query's since. On a
+        // stream of every job the ids belong to many jobs, so there is nothing to resume and the header is ignored.
+        var resumeFrom = since.Count == 1 ? since[0] : null;
+        if (eventStream && jobId is not null && context.Request.Headers["Last-Event-ID"] is [{ } lastEventId])
+        {
+            resumeFrom = lastEventId;
         }
 
         try
         {
-            var state = await mediator.Send(new GetJob(jobId), context.RequestAborted);
-            return new Subscription(jobId, sessionId, state, 0, null);
+            var plan = await mediator.Send(new Subscribe(jobId, resumeFrom), context.RequestAborted);
+            return new Subscription(sessionId, plan, 0, null, null);
         }
         catch (NotFoundException)
         {
             return Subscription.Refused(4004, "unknown job_id");
         }
-    }
-
-    /// <summary>On accept: one metadata message per plugin, a ping, and the progress of a job that has started.</summary>
-    private static IEnumerable<RealtimePayload> Welcome(JobMemento? job, PluginCatalog catalog, ConnectionManager manager)
-    {
-        var plugins = job is null ? catalog.All : job.Plugins.Where(catalog.Contains).Select(catalog.Get);
-        foreach (var plugin in plugins)
+        catch (RequestValidationException invalid)
         {
-            yield return plugin.ToMetadataPayload();
-        }
-
-        yield return new PingPayload((int)Math.Ceiling(manager.Options.PingInterval.TotalSeconds));
-        if (job is { Status: not JobStatus.Queued })
-        {
-            yield return new ProgressPayload(
-                job.Id, job.Progress ?? 0, job.Status == JobStatus.Running ? "analyzing" : job.Status.ToWire());
+            return new Subscription(null, null, 4000, "invalid since: " + string.Join(" ", invalid.Errors.SelectMany(e => e.Value)), invalid.Errors);
         }
     }
 
@@ -180,16 +191,21 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static IResult RefusalProblem(int code, string reason) => code switch
+    private static IResult RefusalProblem(Subscription refusal) => refusal switch
     {
-        4000 => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid session_id.", detail: reason),
-        4004 => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown job.", detail: reason),
-        _ => Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Capacity exceeded.", detail: reason),
+        { Errors: { } errors } => Results.ValidationProblem(
+            errors.ToDictionary(e => e.Key, e => e.Value), title: "Invalid since.", detail: refusal.RefusalReason),
+        { RefusalCode: 4000 } => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid session_id.", detail: refusal.RefusalReason),
+        { RefusalCode: 4004 } => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown job.", detail: refusal.RefusalReason),
+        _ => Results.Problem(
+            statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Capacity exceeded.",
+            detail: refusal.RefusalReason),
     };
 
-    private sealed record Subscription(Guid? JobId, Guid? SessionId, JobMemento? Job, int RefusalCode, string? RefusalReason)
+    private sealed record Subscription(
+        Guid? SessionId, SubscriptionPlan? Plan, int RefusalCode, string? RefusalReason, IReadOnlyDictionary<string, string[]>? Errors)
     {
-        public static Subscription Refused(int code, string reason) => new(null, null, null, code, reason);
+        public static Subscription Refused(int code, string reason) => new(null, null, code, reason, null);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection refused with {Code}: {Reason}")]

@@ -1,15 +1,18 @@
-using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Application.Realtime;
 
 namespace CleanRealtime.Application.Common;
 
-/// <summary>Hands a message to every interested realtime subscriber. Never waits for any of them.</summary>
+/// <summary>
+/// The fan-out: hands a message, already serialized, to every interested local subscriber's queue. Never waits for any
+/// of them.
+/// </summary>
 public interface IRealtimeBroadcaster
 {
-    void Publish(RealtimeMessage message);
+    void Publish(PublishedMessage message);
 
     /// <summary>
     /// Whether anyone would receive a message about <paramref name="jobId"/> (null: a message about no job) right now;
-    /// lets publishers skip building messages nobody listens to.
+    /// lets publishers of messages that are not logged skip building them.
     /// </summary>
     bool HasSubscribers(Guid? jobId);
 }

@@ -19,6 +19,7 @@ namespace CleanRealtime.Application.Execution;
 public sealed partial class ToolRunner(
     IJobRepository repository,
     LiveJobs liveJobs,
+    JobProjection projection,
     PluginCatalog catalog,
     IFrameSourceFactory sources,
     IMediator mediator,
@@ -317,7 +318,9 @@ public sealed partial class ToolRunner(
 
     private async Task FinishAsync(Guid jobId, JobStatus status, string? error)
     {
+        // Folded into the live job and published as the job's last message; then stored, once that message is logged.
         await PublishAsync(new JobFinished(jobId, status, error, time.GetUtcNow())).ConfigureAwait(false);
+        await projection.StoreFinalStateAsync(jobId, CancellationToken.None).ConfigureAwait(false);
         LogFinished(jobId, status.ToWire(), error);
     }
 

@@ -1,5 +1,5 @@
-using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using MediatR;
@@ -8,10 +8,11 @@ using Microsoft.Extensions.Logging;
 namespace CleanRealtime.Application.Realtime;
 
 /// <summary>
-/// Turns the runner's events into realtime messages for subscribers. Publishing never waits for a client, and a
+/// Turns the runner's events into the job's realtime messages, each sequenced, logged and fanned out by
+/// <see cref="JobStreams"/>, whether anyone listens now or resumes later. Publishing never waits for a client, and a
 /// failure here is logged and never reaches the job.
 /// </summary>
-public sealed partial class RealtimeRelay(RealtimeMessages messages, IRealtimeBroadcaster broadcaster, ILogger<RealtimeRelay> logger) :
+public sealed partial class RealtimeRelay(RealtimeMessages messages, JobStreams streams, ILogger<RealtimeRelay> logger) :
     INotificationHandler<ProgressChanged>,
     INotificationHandler<PluginStarted>,
     INotificationHandler<FrameAnalyzed>,
@@ -56,23 +57,21 @@ public sealed partial class RealtimeRelay(RealtimeMessages messages, IRealtimeBr
         Relay(new ErrorPayload(n.Message, JobId: n.JobId, Details: new ErrorDetails(n.ErrorCode, n.Message)));
 
     public Task Handle(JobFinished n, CancellationToken cancellationToken) =>
-        Relay(new ProgressPayload(n.JobId, 100, n.Status.ToWire()));
+        Relay(new ProgressPayload(n.JobId, 100, n.Status.ToWire()), endsJob: true);
 
-    private Task Relay(RealtimePayload payload)
+    private async Task Relay(RealtimePayload payload, bool endsJob = false)
     {
         try
         {
-            if (broadcaster.HasSubscribers(payload.RoutingJobId) && messages.TryCreate(payload, out var message))
+            if (messages.TryCreate(payload, out var message))
             {
-                broadcaster.Publish(message);
+                await streams.PublishAsync(message, endsJob).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogRelayFailed(ex, payload.Type.ToWire(), payload.RoutingJobId);
         }
-
-        return Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not relay a {Type} message of job {JobId}; the job goes on")]

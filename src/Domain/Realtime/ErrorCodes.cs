@@ -10,7 +10,16 @@ public static class ErrorCodes
     public const string PluginCrash = "PLUGIN_CRASH";
     public const string DeviceUnavailable = "DEVICE_UNAVAILABLE";
     public const string SourceUnreadable = "SOURCE_UNREADABLE";
+    public const string ReplayUnavailable = "REPLAY_UNAVAILABLE";
+    public const string WorkerLost = "WORKER_LOST";
 
     /// <summary>The job went over one of its budgets (<c>Jobs:MaxFrames</c>, <c>Jobs:MaxPixelsPerFrame</c>, <c>Jobs:MaxDuration</c>).</summary>
     public const string BudgetExceeded = "BUDGET_EXCEEDED";
+
+    /// <summary>Every code above (read from this class itself, so a new constant is a valid code at once).</summary>
+    public static IReadOnlySet<string> All { get; } = typeof(ErrorCodes)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
 }

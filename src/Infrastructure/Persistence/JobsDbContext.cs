@@ -1,3 +1,4 @@
+using CleanRealtime.Infrastructure.Events;
 using Microsoft.EntityFrameworkCore;
 
 namespace CleanRealtime.Infrastructure.Persistence;
@@ -7,6 +8,8 @@ public sealed class JobsDbContext(DbContextOptions<JobsDbContext> options) : DbC
     public DbSet<JobRow> Jobs => Set<JobRow>();
 
     public DbSet<FrameRow> Frames => Set<FrameRow>();
+
+    public DbSet<JobEventRow> JobEvents => Set<JobEventRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(JobsDbContext).Assembly);

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Logging;
 
@@ -8,6 +9,13 @@ namespace CleanRealtime.Infrastructure.Realtime;
 /// One subscriber: its bounded queue, the single writer that drains it in order, and its heartbeat. Publishing only
 /// enqueues; the writer is the only code that touches the transport, so sends and the close never overlap.
 /// </summary>
+/// <remarks>
+/// A resuming subscriber (<see cref="Replay"/>) is registered before its history is read, so nothing published from
+/// then on is missed: while the writer sends the history, live job messages are held aside; when the history is
+/// exhausted the held ones with a greater <c>seq</c> follow and the connection goes live. No gap, no duplicate. The
+/// held list is bounded by the queue capacity: when it overflows it is dropped and the writer reads on from the
+/// history (which holds everything the held list did).
+/// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The writer loop owns and disposes its resources when it ends.")]
 public sealed partial class Connection
 {
@@ -25,11 +33,17 @@ public sealed partial class Connection
     private long _sent;
     private long _pingAwaitingPong;
     private double _lastRoundTripMs = double.NaN;
+    private readonly Replay? _replay;
+    private readonly Lock _holdGate = new();
+    private List<OutboundMessage>? _held;
+    private bool _heldOverflowed;
 
     internal Connection(
         IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, ConnectionManager owner, RealtimeOptions options,
-        TimeProvider time, ILogger logger)
+        TimeProvider time, ILogger logger, Replay? replay = null)
     {
+        _replay = replay;
+        _held = replay is null ? null : [];
         _transport = transport;
         _owner = owner;
         _options = options;
@@ -75,6 +89,65 @@ public sealed partial class Connection
     public Task Completion => _completion.Task;
 
     public bool Enqueue(OutboundMessage message)
+    {
+        if (message.Seq is not null && Volatile.Read(ref _held) is not null && TryHold(message))
+        {
+            return true;
+        }
+
+        return EnqueueNow(message);
+    }
+
+    private bool TryHold(OutboundMessage message)
+    {
+        lock (_holdGate)
+        {
+            if (_held is null)
+            {
+                return false;
+            }
+
+            if (_held.Count >= _queue.Capacity)
+            {
+                // Everything held is in the history too: drop it all and let the writer read further there.
+                _held.Clear();
+                _heldOverflowed = true;
+            }
+
+            _held.Add(message);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The history is sent up to <paramref name="lastSeq"/>: queue the held messages after it and go live. False when
+    /// the held list overflowed meanwhile (the history must be read further first).
+    /// </summary>
+    private bool TryGoLive(long lastSeq)
+    {
+        lock (_holdGate)
+        {
+            if (_heldOverflowed)
+            {
+                _heldOverflowed = false;
+                _held!.RemoveAll(m => m.Seq <= lastSeq);
+                return false;
+            }
+
+            foreach (var message in _held!)
+            {
+                if (message.Seq > lastSeq)
+                {
+                    EnqueueNow(message);
+                }
+            }
+
+            Volatile.Write(ref _held, null);
+            return true;
+        }
+    }
+
+    private bool EnqueueNow(OutboundMessage message)
     {
         var outcome = _queue.Enqueue(message);
         switch (outcome)
@@ -181,6 +254,11 @@ public sealed partial class Connection
         var token = _sendCancellation.Token;
         try
         {
+            if (_replay is { } replay)
+            {
+                await ReplayAsync(replay, token);
+            }
+
             while (await _queue.WaitToReadAsync())
             {
                 while (_queue.TryDequeue(out var message))
@@ -218,7 +296,46 @@ public sealed partial class Connection
         }
     }
 
+    /// <summary>
+    /// Sends the welcome (queued first), then the history page by page, straight to the transport (a slow client slows
+    /// the replay, not the server), then goes live.
+    /// </summary>
+    private async Task ReplayAsync(Replay replay, CancellationToken token)
+    {
+        while (_queue.TryDequeue(out var welcome))
+        {
+            await _transport.SendAsync(welcome, token);
+            Interlocked.Increment(ref _sent);
+        }
+
+        var last = replay.AfterSeq;
+        while (Volatile.Read(ref _close) is null)
+        {
+            var page = await replay.ReadAsync(last, token);
+            if (page.Count == 0)
+            {
+                if (TryGoLive(last))
+                {
+                    LogReplayed(Id, replay.AfterSeq, last);
+                    return;
+                }
+
+                continue;
+            }
+
+            foreach (var message in page)
+            {
+                await _transport.SendAsync(message, token);
+                Interlocked.Increment(ref _sent);
+                last = message.Seq ?? last;
+            }
+        }
+    }
+
     private sealed record CloseRequest(int? Code, string Reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} replayed seq {From} to {To} and is live")]
+    private partial void LogReplayed(Guid connectionId, long from, long to);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is a slow consumer: {Capacity} messages that cannot be dropped are waiting")]
     private partial void LogSlowConsumer(Guid connectionId, int capacity);
@@ -235,3 +352,9 @@ public sealed partial class Connection
     [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} broken ({Error}: {Message})")]
     private partial void LogBroken(Guid connectionId, string error, string message);
 }
+
+/// <summary>
+/// Where a resuming connection's history comes from: the job's messages after <see cref="AfterSeq"/>, read a page at a
+/// time by <see cref="ReadAsync"/> (an empty page: nothing more yet).
+/// </summary>
+public sealed record Replay(long AfterSeq, Func<long, CancellationToken, Task<IReadOnlyList<OutboundMessage>>> ReadAsync);

@@ -9,8 +9,8 @@ using Microsoft.Extensions.Options;
 namespace CleanRealtime.Infrastructure.Realtime;
 
 /// <summary>
-/// Registers realtime connections and fans messages out to them. <see cref="Publish"/> serializes a message once and
-/// enqueues the same bytes on each subscribed connection's queue; it never waits for a socket.
+/// Registers realtime connections and fans messages out to them. <see cref="Publish"/> takes a message serialized once
+/// and enqueues the same bytes on each subscribed connection's queue; it never waits for a socket.
 /// </summary>
 public sealed partial class ConnectionManager(
     IOptions<RealtimeOptions> options, MessageSerializer serializer, RealtimeMessages messages, TimeProvider time, ILoggerFactory loggers)
@@ -36,23 +36,17 @@ public sealed partial class ConnectionManager(
 
     /// <summary>
     /// Registers a connection and starts its writer and heartbeat, or says why it is refused (4001). The
-    /// <paramref name="welcome"/> messages are queued first, before the connection can receive anything published.
-    /// <paramref name="client"/> (the verified API key, else the client address) is what the per-client limit counts.
+    /// <paramref name="welcome"/> messages are queued first, before the connection can receive anything published; with
+    /// <paramref name="replay"/>, the job's history follows them before the live messages. <paramref name="client"/> (the
+    /// verified API key, else the client address) is what the per-client limit counts.
     /// </summary>
     public Registration TryAdd(
-        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, IEnumerable<RealtimePayload>? welcome = null, string? client = null)
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, IReadOnlyList<OutboundMessage>? welcome = null, string? client = null,
+        Replay? replay = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         Connection connection;
-        var greeting = new List<OutboundMessage>();
-        foreach (var payload in welcome ?? [])
-        {
-            if (messages.TryCreate(payload, out var message) && TrySerialize(message, out var outbound))
-            {
-                greeting.Add(outbound);
-            }
-        }
-
+        var greeting = welcome ?? [];
         lock (_gate)
         {
             if (_connections.Count >= _options.MaxConnections)
@@ -70,7 +64,7 @@ public sealed partial class ConnectionManager(
                 return Registration.Refused(4001, $"capacity exceeded: a client may open {_options.MaxConnectionsPerClient} connections");
             }
 
-            connection = new Connection(transport, jobId, sessionId, client, this, _options, time, _logger);
+            connection = new Connection(transport, jobId, sessionId, client, this, _options, time, _logger, replay);
             foreach (var outbound in greeting)
             {
                 connection.Enqueue(outbound);
@@ -103,10 +97,9 @@ public sealed partial class ConnectionManager(
         return Registration.Accepted(connection);
     }
 
-    public void Publish(RealtimeMessage message)
+    public void Publish(PublishedMessage message)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        var job = message.Payload.RoutingJobId;
+        var job = message.JobId;
         var everyone = Volatile.Read(ref _everyone);
         var primary = job is null ? everyone : Volatile.Read(ref _allJobs);
         var followers = job is { } id && Volatile.Read(ref _byJob).TryGetValue(id, out var f) ? f : [];
@@ -115,11 +108,7 @@ public sealed partial class ConnectionManager(
             return;
         }
 
-        if (!TrySerialize(message, out var outbound))
-        {
-            return;
-        }
-
+        var outbound = message.Outbound;
         foreach (var connection in primary)
         {
             connection.Enqueue(outbound);

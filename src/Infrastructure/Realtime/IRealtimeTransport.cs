@@ -1,3 +1,4 @@
+using CleanRealtime.Application.Realtime;
 namespace CleanRealtime.Infrastructure.Realtime;
 
 /// <summary>How a connection's writer reaches its client: a WebSocket or a Server-Sent Events response.</summary>

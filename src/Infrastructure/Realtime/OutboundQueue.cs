@@ -1,3 +1,4 @@
+using CleanRealtime.Application.Realtime;
 using System.Threading.Tasks.Sources;
 using CleanRealtime.Domain.Realtime;
 

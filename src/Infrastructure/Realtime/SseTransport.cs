@@ -1,15 +1,20 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Text;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.AspNetCore.Http;
 
 namespace CleanRealtime.Infrastructure.Realtime;
 
-/// <summary>Server-Sent Events: each message as <c>event: &lt;type&gt;</c> and <c>data: &lt;envelope json&gt;</c>.</summary>
+/// <summary>
+/// Server-Sent Events: each message as <c>event: &lt;type&gt;</c>, <c>id: &lt;seq&gt;</c> (a message about a job, so that
+/// <c>EventSource</c> resumes with <c>Last-Event-ID</c>) and <c>data: &lt;envelope json&gt;</c>.
+/// </summary>
 public sealed class SseTransport(HttpContext context) : IRealtimeTransport
 {
     private static readonly byte[][] EventLines = Enum.GetValues<MessageType>()
-        .Select(t => Encoding.UTF8.GetBytes($"event: {t.ToWire()}\ndata: ")).ToArray();
+        .Select(t => Encoding.UTF8.GetBytes($"event: {t.ToWire()}\n")).ToArray();
 
     public string Kind => "sse";
 
@@ -19,6 +24,16 @@ public sealed class SseTransport(HttpContext context) : IRealtimeTransport
     {
         var body = context.Response.BodyWriter;
         body.Write(EventLines[(int)message.Type]);
+        if (message.Seq is { } seq)
+        {
+            var line = body.GetSpan(32);
+            "id: "u8.CopyTo(line);
+            Utf8Formatter.TryFormat(seq, line[4..], out var written);
+            line[4 + written] = (byte)'\n';
+            body.Advance(5 + written);
+        }
+
+        body.Write("data: "u8);
         body.Write(message.Json);
         body.Write("\n\n"u8);
         var flushed = await body.FlushAsync(cancellationToken);

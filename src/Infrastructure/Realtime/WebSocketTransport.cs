@@ -1,3 +1,4 @@
+using CleanRealtime.Application.Realtime;
 using System.Net.WebSockets;
 
 namespace CleanRealtime.Infrastructure.Realtime;

@@ -85,12 +85,20 @@ public static partial class JobMessageAssert
         Assert.True(i == messages.Count, $"Messages after the job's end:\n{trace}");
     }
 
-    /// <summary>The envelope of API.md §3.2: type, payload object, timestamp ISO 8601 UTC with a Z and sub-millisecond digits.</summary>
+    /// <summary>
+    /// The envelope of API.md §3.2: type, payload object, timestamp ISO 8601 UTC with a Z and sub-millisecond digits, and
+    /// a <c>seq</c> ≥ 1 exactly when the message is about a job (§3.8).
+    /// </summary>
     public static void IsEnvelope(ReceivedMessage message)
     {
         using var json = JsonDocument.Parse(message.Raw);
         var names = json.RootElement.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["payload", "timestamp", "type"], names);
+        Assert.Equal(message.JobId is null ? ["payload", "timestamp", "type"] : ["payload", "seq", "timestamp", "type"], names);
+        if (message.Seq is { } seq)
+        {
+            Assert.True(seq >= 1, $"seq must be >= 1: {message.Raw}");
+        }
+
         Assert.Equal(JsonValueKind.Object, message.Payload.ValueKind);
         Assert.Matches(TimestampPattern(), message.Timestamp);
         Assert.True(DateTime.TryParse(message.Timestamp, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var parsed));

@@ -4,8 +4,8 @@ using System.Text.Json;
 
 namespace CleanRealtime.IntegrationTests.Infrastructure;
 
-/// <summary>A received envelope: its type, payload and timestamp, plus the raw JSON text.</summary>
-public sealed record ReceivedMessage(string Type, JsonElement Payload, string Timestamp, string Raw)
+/// <summary>A received envelope: its type, payload, timestamp and seq (a message about a job), plus the raw JSON text.</summary>
+public sealed record ReceivedMessage(string Type, JsonElement Payload, string Timestamp, string Raw, long? Seq = null)
 {
     public string? JobId => Payload.ValueKind == JsonValueKind.Object && Payload.TryGetProperty("job_id", out var id) ? id.GetString() : null;
 
@@ -24,7 +24,8 @@ public sealed record ReceivedMessage(string Type, JsonElement Payload, string Ti
         using var json = JsonDocument.Parse(raw);
         var root = json.RootElement;
         return new ReceivedMessage(
-            root.GetProperty("type").GetString()!, root.GetProperty("payload").Clone(), root.GetProperty("timestamp").GetString()!, raw);
+            root.GetProperty("type").GetString()!, root.GetProperty("payload").Clone(), root.GetProperty("timestamp").GetString()!, raw,
+            root.TryGetProperty("seq", out var seq) ? seq.GetInt64() : null);
     }
 
     public override string ToString() => Raw;

@@ -165,7 +165,7 @@ public sealed class ServerFixture : IAsyncLifetime
         return (client, await client.ReceiveWelcomeAsync());
     }
 
-    public Task<SseClient> ConnectSseAsync(string? query = null) => SseClient.ConnectAsync(BaseAddress, query);
+    public Task<SseClient> ConnectSseAsync(string? query = null, string? lastEventId = null) => SseClient.ConnectAsync(BaseAddress, query, lastEventId);
 
     /// <summary>A paced or unpaced generated scene; small frames by default so tests stay fast.</summary>
     public static string Synthetic(int frames, int fps = 0, int width = 320, int height = 240, int seed = 1) =>

@@ -22,11 +22,16 @@ public sealed class SseClient : IMessageReader, IAsyncDisposable
     public HttpResponseMessage Response { get; }
 
     /// <summary>Opens the stream; the response is returned whatever its status (refusals are problems, not streams).</summary>
-    public static async Task<SseClient> ConnectAsync(Uri baseAddress, string? query = null)
+    public static async Task<SseClient> ConnectAsync(Uri baseAddress, string? query = null, string? lastEventId = null)
     {
         var http = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/realtime" + (query is null ? string.Empty : "?" + query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var stream = await response.Content.ReadAsStreamAsync();
         return new SseClient(http, response, new StreamReader(stream));
@@ -35,12 +40,16 @@ public sealed class SseClient : IMessageReader, IAsyncDisposable
     /// <summary>The rest of the response body as text (e.g. the problem of a refused stream).</summary>
     public Task<string> ReadToEndAsync() => _reader.ReadToEndAsync();
 
+    /// <summary>The <c>id:</c> of the last event that had one (what an EventSource sends back as <c>Last-Event-ID</c>).</summary>
+    public string? LastEventId { get; private set; }
+
     /// <summary>The next event as an envelope, or null when the stream ended. Throws OperationCanceledException on timeout.</summary>
     public async Task<ReceivedMessage?> ReceiveAsync(TimeSpan? timeout = null)
     {
         using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
         string? eventName = null;
         string? data = null;
+        string? id = null;
         while (true)
         {
             var line = await NextLineAsync(deadline.Token);
@@ -58,12 +67,18 @@ public sealed class SseClient : IMessageReader, IAsyncDisposable
 
                 var message = ReceivedMessage.Parse(data);
                 Assert.True(eventName == message.Type, $"SSE event '{eventName}' carries a '{message.Type}' envelope: {data}");
+                Assert.True(id == message.Seq?.ToString(System.Globalization.CultureInfo.InvariantCulture), $"SSE id '{id}' is not the envelope's seq: {data}");
+                LastEventId = id ?? LastEventId;
                 return message;
             }
 
             if (line.StartsWith("event:", StringComparison.Ordinal))
             {
                 eventName = line["event:".Length..].Trim();
+            }
+            else if (line.StartsWith("id:", StringComparison.Ordinal))
+            {
+                id = line["id:".Length..].Trim();
             }
             else if (line.StartsWith("data:", StringComparison.Ordinal))
             {

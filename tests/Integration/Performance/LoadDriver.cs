@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CleanRealtime.IntegrationTests.Performance;
 
 /// <summary>
-/// Publishes frame messages through the server's real path (schema validation, then the ConnectionManager) at a
+/// Publishes frame messages through the server's real path (schema validation, serialized once, then the fan-out) at a
 /// paced rate. Each message carries its publish time (<see cref="Stopwatch.GetTimestamp"/>) and a sequence number.
 /// </summary>
 internal static class LoadDriver
@@ -18,6 +18,7 @@ internal static class LoadDriver
     {
         var messages = server.Services.GetRequiredService<RealtimeMessages>();
         var broadcaster = server.Services.GetRequiredService<IRealtimeBroadcaster>();
+        var serializer = server.Services.GetRequiredService<MessageSerializer>();
         var pad = new string('x', padding);
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
@@ -35,7 +36,7 @@ internal static class LoadDriver
                 ["seq"] = i, ["sent"] = Stopwatch.GetTimestamp(), ["pad"] = pad,
             });
             Assert.True(messages.TryCreate(new FramePayload(jobId, $"frame-{i + 1:D6}", "load", data, 0.1), out var message));
-            broadcaster.Publish(message);
+            broadcaster.Publish(new PublishedMessage(message, serializer.ToOutbound(message)));
         }
 
         return clock.Elapsed;

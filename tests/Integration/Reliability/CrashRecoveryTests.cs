@@ -33,6 +33,16 @@ public sealed class CrashRecoveryTests : IDisposable
             Assert.NotEqual(JsonValueKind.Null, interrupted.GetProperty("completed_at").ValueKind);
             Assert.Equal(3, finished.GetProperty("frames").GetArrayLength());
 
+            // The interrupted job's event log keeps what was written before the kill, gap-free, and is ended by the
+            // recovery: an error WORKER_LOST, then progress 100 failed.
+            var events = await restarted.Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{running}/events?since=0&limit=1000");
+            var items = events.GetProperty("items").EnumerateArray().ToList();
+            Assert.True(events.GetProperty("finished").GetBoolean());
+            Assert.Equal(Enumerable.Range(1, items.Count).Select(i => (long)i), items.Select(i => i.GetProperty("seq").GetInt64()));
+            Assert.Equal("WORKER_LOST", items[^2].GetProperty("payload").GetProperty("details").GetProperty("error_code").GetString());
+            Assert.Equal("failed", items[^1].GetProperty("payload").GetProperty("stage").GetString());
+            Assert.Equal(100, items[^1].GetProperty("payload").GetProperty("progress").GetInt32());
+
             var listed = await restarted.Http.GetFromJsonAsync<JsonElement>("/v1/jobs?limit=100");
             var ids = listed.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("job_id").GetGuid()).ToList();
             Assert.Contains(running, ids);

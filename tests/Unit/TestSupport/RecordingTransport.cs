@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Infrastructure.Realtime;
 
 namespace CleanRealtime.UnitTests.TestSupport;

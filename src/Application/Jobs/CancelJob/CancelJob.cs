@@ -1,6 +1,7 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.Projection;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Common;
 using CleanRealtime.Domain.Jobs;
 using MediatR;
@@ -18,6 +19,7 @@ public sealed partial class CancelJobHandler(
     LiveJobs live,
     IJobRepository repository,
     JobCheckpointer checkpointer,
+    JobStreams streams,
     IMediator mediator,
     TimeProvider time,
     ILogger<CancelJobHandler> logger)
@@ -55,11 +57,13 @@ public sealed partial class CancelJobHandler(
         var job = Job.Restore(state);
         var now = time.GetUtcNow();
         job.Cancel(now);
+
+        // Subscribers of the job learn it ended, as they would for a running one (progress 100, stage cancelled); that
+        // message is in the job's event log before the cancelled state is stored, as for a job that ran.
+        await mediator.Publish(new JobFinished(job.Id, JobStatus.Cancelled, null, now), CancellationToken.None).ConfigureAwait(false);
+        await streams.CompleteAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
         await checkpointer.SaveNowAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
         LogCancelRequested(request.JobId, "queued");
-
-        // Subscribers of the job learn it ended, as they would for a running one (progress 100, stage cancelled).
-        await mediator.Publish(new JobFinished(job.Id, JobStatus.Cancelled, null, now), CancellationToken.None).ConfigureAwait(false);
         return job.ToMemento();
     }
 

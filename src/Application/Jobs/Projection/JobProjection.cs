@@ -1,4 +1,5 @@
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using MediatR;
@@ -6,10 +7,11 @@ using MediatR;
 namespace CleanRealtime.Application.Jobs.Projection;
 
 /// <summary>
-/// Folds the runner's events into the live <see cref="Job"/> aggregate. State transitions are saved before the event
-/// goes on to other handlers; per-frame changes are checkpointed in the background.
+/// Folds the runner's events into the live <see cref="Job"/> aggregate. The start is saved before the event goes on to
+/// other handlers; per-frame changes are checkpointed in the background; the end is saved by
+/// <see cref="StoreFinalStateAsync"/> once the job's event log is complete.
 /// </summary>
-public sealed class JobProjection(LiveJobs live, JobCheckpointer checkpointer) :
+public sealed class JobProjection(LiveJobs live, JobCheckpointer checkpointer, JobStreams streams) :
     INotificationHandler<JobStarted>,
     INotificationHandler<DeviceFellBack>,
     INotificationHandler<FrameAnalyzed>,
@@ -48,14 +50,9 @@ public sealed class JobProjection(LiveJobs live, JobCheckpointer checkpointer) :
     public Task Handle(PluginCompleted n, CancellationToken cancellationToken) =>
         Apply(n.JobId, job => job.SettlePluginTiming(n.Plugin, n.TimingMs));
 
-    public async Task Handle(JobFinished n, CancellationToken cancellationToken)
-    {
-        if (!live.TryGet(n.JobId, out var job))
-        {
-            return;
-        }
-
-        job.Apply(j =>
+    /// <summary>Folds the end into the live job; <see cref="StoreFinalStateAsync"/> stores it after the final message is logged.</summary>
+    public Task Handle(JobFinished n, CancellationToken cancellationToken) =>
+        Apply(n.JobId, j =>
         {
             switch (n.Status)
             {
@@ -73,10 +70,17 @@ public sealed class JobProjection(LiveJobs live, JobCheckpointer checkpointer) :
             }
         });
 
-        // Readers switch to the repository only once the final state is stored there.
-        if (await checkpointer.SaveNowAsync(job.Snapshot(), cancellationToken).ConfigureAwait(false))
+    /// <summary>
+    /// After <see cref="JobFinished"/> was published: waits until every message of the job is in the event log, then
+    /// saves the job's final state, so a stored finished job is always fully replayable. Readers switch to the
+    /// repository only once the final state is stored there.
+    /// </summary>
+    public async Task StoreFinalStateAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await streams.CompleteAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (live.TryGet(jobId, out var job) && await checkpointer.SaveNowAsync(job.Snapshot(), cancellationToken).ConfigureAwait(false))
         {
-            live.End(n.JobId);
+            live.End(jobId);
         }
     }
 

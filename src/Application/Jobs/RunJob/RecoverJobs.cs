@@ -1,19 +1,29 @@
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Jobs;
+using CleanRealtime.Domain.Realtime;
 using MediatR;
 using Microsoft.Extensions.Logging;
 
 namespace CleanRealtime.Application.Jobs.RunJob;
 
 /// <summary>
-/// At start-up: jobs left running by a stopped server are failed with a reason; queued jobs are queued again,
-/// oldest first. Nothing accepted is silently lost.
+/// At start-up: jobs left running by a stopped server are failed with a reason, and their event log is ended the way a
+/// job's stream ends (an <c>error</c> with <c>WORKER_LOST</c>, then progress 100 <c>failed</c>), so a resuming client
+/// learns it; queued jobs are queued again, oldest first. Nothing accepted is silently lost.
 /// </summary>
 public sealed record RecoverJobs : IRequest<RecoveredJobs>;
 
 public sealed record RecoveredJobs(int Requeued, int Failed);
 
-public sealed partial class RecoverJobsHandler(IJobRepository repository, IJobQueue queue, TimeProvider time, ILogger<RecoverJobsHandler> logger)
+public sealed partial class RecoverJobsHandler(
+    IJobRepository repository,
+    IJobQueue queue,
+    IJobEventLog events,
+    RealtimeMessages messages,
+    MessageSerializer serializer,
+    TimeProvider time,
+    ILogger<RecoverJobsHandler> logger)
     : IRequestHandler<RecoverJobs, RecoveredJobs>
 {
     public const string InterruptedReason = "the server stopped while the job was running; submit it again";
@@ -26,6 +36,7 @@ public sealed partial class RecoverJobsHandler(IJobRepository repository, IJobQu
             if (job.Status == JobStatus.Running)
             {
                 job.Fail(InterruptedReason, time.GetUtcNow());
+                await EndEventLogAsync(job.Id, cancellationToken).ConfigureAwait(false);
                 await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
                 LogFailed(job.Id);
                 failed++;
@@ -43,6 +54,29 @@ public sealed partial class RecoverJobsHandler(IJobRepository repository, IJobQu
         }
 
         return new RecoveredJobs(requeued, failed);
+    }
+
+    private async Task EndEventLogAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var last = (await events.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false))?.LastSeq ?? 0;
+        RealtimePayload[] end =
+        [
+            new ErrorPayload(InterruptedReason, JobId: jobId, Details: new ErrorDetails(ErrorCodes.WorkerLost, InterruptedReason)),
+            new ProgressPayload(jobId, 100, JobStatus.Failed.ToWire()),
+        ];
+        var appended = new List<JobEvent>(end.Length);
+        foreach (var payload in end)
+        {
+            if (messages.TryCreate(payload, out var message))
+            {
+                var sequenced = message with { Seq = last + appended.Count + 1 };
+                appended.Add(new JobEvent(
+                    jobId, sequenced.Seq!.Value, sequenced.Type, serializer.Serialize(sequenced), sequenced.Timestamp,
+                    EndsJob: payload is ProgressPayload));
+            }
+        }
+
+        await events.AppendAsync(appended, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was running when the server stopped; marked failed")]

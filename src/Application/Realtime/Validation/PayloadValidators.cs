@@ -90,11 +90,7 @@ public sealed class WarningPayloadValidator : AbstractValidator<WarningPayload>
 
 public sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
 {
-    public static readonly IReadOnlySet<string> Codes = new HashSet<string>(StringComparer.Ordinal)
-    {
-        ErrorCodes.InvalidJson, ErrorCodes.MissingField, ErrorCodes.UnknownType, ErrorCodes.PluginTimeout,
-        ErrorCodes.PluginCrash, ErrorCodes.DeviceUnavailable, ErrorCodes.SourceUnreadable, ErrorCodes.BudgetExceeded,
-    };
+    public static IReadOnlySet<string> Codes => ErrorCodes.All;
 
     public ErrorPayloadValidator()
     {
@@ -140,6 +136,9 @@ public sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage
         RuleFor(m => m.Payload).NotNull().SetInheritanceValidator(v => v
             .Add(metadata).Add(progress).Add(frame).Add(partial).Add(status).Add(warning).Add(error).Add(ping).Add(pong));
         RuleFor(m => m.Timestamp.Offset).Equal(TimeSpan.Zero).WithMessage("'timestamp' must be UTC.");
+        RuleFor(m => m.Seq).GreaterThanOrEqualTo(1).When(m => m.Seq is not null).WithMessage("'seq' must be an integer >= 1.");
+        RuleFor(m => m.Seq).Null().When(m => m.Payload is { RoutingJobId: null })
+            .WithMessage("'seq' is only for messages about a job.");
     }
 
     /// <summary>Checks a payload against its schema (the rules the envelope applies to it).</summary>

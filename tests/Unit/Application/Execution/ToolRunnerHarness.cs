@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Application;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Devices;
@@ -29,6 +31,8 @@ namespace CleanRealtime.UnitTests.Application.Execution;
 internal sealed class RunnerHarness : IDisposable
 {
     private readonly ServiceProvider _services;
+    private readonly JobEventWriter _eventWriter;
+    private readonly Task _eventWriting;
 
     private RunnerHarness(ServiceProvider services, Job job, IJobRepository repository, IFrameSourceFactory sources, InspectorService inspector,
         RecordingLoggerProvider logs, TimeProvider time, JobsOptions jobs)
@@ -40,8 +44,11 @@ internal sealed class RunnerHarness : IDisposable
         Inspector = inspector;
         Logs = logs;
         LiveJobs = services.GetRequiredService<LiveJobs>();
+        EventLog = services.GetRequiredService<IJobEventLog>();
+        _eventWriter = services.GetRequiredService<JobEventWriter>();
+        _eventWriting = _eventWriter.RunAsync(CancellationToken.None);
         Runner = new ToolRunner(
-            repository, LiveJobs, services.GetRequiredService<PluginCatalog>(), sources, services.GetRequiredService<IMediator>(), inspector, time,
+            repository, LiveJobs, services.GetRequiredService<JobProjection>(), services.GetRequiredService<PluginCatalog>(), sources, services.GetRequiredService<IMediator>(), inspector, time,
             Options.Create(jobs), services.GetRequiredService<ILogger<ToolRunner>>());
     }
 
@@ -56,6 +63,9 @@ internal sealed class RunnerHarness : IDisposable
     public RecordingLoggerProvider Logs { get; }
 
     public LiveJobs LiveJobs { get; }
+
+    /// <summary>The event log (a substitute) that the job's messages are written to, in batches.</summary>
+    public IJobEventLog EventLog { get; }
 
     public ToolRunner Runner { get; }
 
@@ -98,6 +108,7 @@ internal sealed class RunnerHarness : IDisposable
         services.AddApplication();
         services.AddSingleton(repository);
         services.AddSingleton(Substitute.For<IJobQueue>());
+        services.AddSingleton(Substitute.For<IJobEventLog>());
         services.AddSingleton(devices);
         services.AddSingleton(sources);
         services.AddSingleton(broadcaster ?? new RecordingBroadcaster());
@@ -121,13 +132,17 @@ internal sealed class RunnerHarness : IDisposable
     /// <summary>Registers a real <see cref="ConnectionManager"/> as the broadcaster, everything it publishes also recorded in <paramref name="published"/>.</summary>
     public static void UseConnectionManager(IServiceCollection services, RecordingBroadcaster published, RealtimeOptions? options = null)
     {
-        services.AddSingleton(new MessageSerializer());
         services.AddSingleton(Options.Create(options ?? new RealtimeOptions()));
         services.AddSingleton<ConnectionManager>();
         services.AddSingleton<IRealtimeBroadcaster>(sp => new TeeBroadcaster(published, sp.GetRequiredService<ConnectionManager>()));
     }
 
-    public void Dispose() => _services.Dispose();
+    public void Dispose()
+    {
+        _eventWriter.Complete();
+        _eventWriting.Wait(TimeSpan.FromSeconds(5));
+        _services.Dispose();
+    }
 }
 
 /// <summary>Keeps every message handed to it, in order.</summary>
@@ -142,7 +157,7 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
     public IReadOnlyList<T> Of<T>()
         where T : RealtimePayload => [.. _messages.Select(m => m.Payload).OfType<T>()];
 
-    public void Publish(RealtimeMessage message) => _messages.Enqueue(message);
+    public void Publish(PublishedMessage message) => _messages.Enqueue(message.Message);
 
     public bool HasSubscribers(Guid? jobId) => true;
 }
@@ -150,7 +165,7 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
 /// <summary>Records a message, then hands it on.</summary>
 internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadcaster second) : IRealtimeBroadcaster
 {
-    public void Publish(RealtimeMessage message)
+    public void Publish(PublishedMessage message)
     {
         first.Publish(message);
         second.Publish(message);

@@ -387,26 +387,38 @@ public sealed class ToolRunnerTests
     }
 
     [Fact]
-    public async Task Relay_WithNoSubscriber_BuildsNoMessageAndTheJobStillCompletes()
+    public async Task Relay_WithNoSubscriber_StillSequencesAndLogsEveryMessageBeforeTheFinalSave()
     {
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
         broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(false);
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo")], frames: 3, broadcaster: broadcaster);
+        var savedWhenLogged = new List<long>();
+        h.Repository.When(r => r.SaveAsync(Arg.Is<JobMemento>(j => j.Status == JobStatus.Completed), Arg.Any<CancellationToken>()))
+            .Do(_ => savedWhenLogged.Add(Logged(h).Count));
 
         await h.RunAsync();
 
-        broadcaster.DidNotReceive().Publish(Arg.Any<RealtimeMessage>());
-        broadcaster.Received().HasSubscribers(h.Job.Id);
+        var logged = Logged(h);
+        Assert.Equal(Enumerable.Range(1, logged.Count).Select(i => (long)i), logged.Select(e => e.Seq));
+        Assert.True(logged[^1].EndsJob);
+        Assert.All(logged[..^1], e => Assert.False(e.EndsJob));
+        Assert.Equal([logged.Count], savedWhenLogged);
+        broadcaster.Received(logged.Count).Publish(Arg.Any<PublishedMessage>());
         Assert.Equal(JobStatus.Completed, h.Job.Status);
         Assert.Equal(3, h.Job.Frames.Count);
     }
+
+    private static List<JobEvent> Logged(RunnerHarness h) =>
+        [.. h.EventLog.ReceivedCalls()
+            .Where(c => c.GetMethodInfo().Name == nameof(IJobEventLog.AppendAsync))
+            .SelectMany(c => (IReadOnlyList<JobEvent>)c.GetArguments()[0]!)];
 
     [Fact]
     public async Task ToolRunnerHandlesBroadcastError()
     {
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
         broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(true);
-        broadcaster.When(b => b.Publish(Arg.Any<RealtimeMessage>())).Do(_ => throw new InvalidOperationException("socket layer down"));
+        broadcaster.When(b => b.Publish(Arg.Any<PublishedMessage>())).Do(_ => throw new InvalidOperationException("socket layer down"));
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), TestPlugin.Warning("warner", "low light")], frames: 3, broadcaster: broadcaster);
 
         await h.RunAsync();
@@ -414,7 +426,7 @@ public sealed class ToolRunnerTests
         // Every publication failed ...
         var attempts = broadcaster.ReceivedCalls()
             .Where(c => c.GetMethodInfo().Name == nameof(IRealtimeBroadcaster.Publish))
-            .Select(c => (RealtimeMessage)c.GetArguments()[0]!).ToList();
+            .Select(c => ((PublishedMessage)c.GetArguments()[0]!).Message).ToList();
         Assert.Contains(attempts, m => m.Type == MessageType.Frame);
         Assert.Contains(attempts, m => m.Payload is ProgressPayload { Progress: 100 });
 

@@ -1,4 +1,6 @@
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.Projection;
@@ -53,6 +55,11 @@ public sealed class CancelJobTests
     {
         var checkpointer = new JobCheckpointer(
             _live, _repository, Options.Create(new JobsOptions()), _clock, NullLogger<JobCheckpointer>.Instance);
-        return new CancelJobHandler(_live, _repository, checkpointer, Substitute.For<IMediator>(), _clock, NullLogger<CancelJobHandler>.Instance);
+        var options = Options.Create(new RealtimeOptions());
+        var streams = new JobStreams(
+            new MessageSerializer(), new JobEventWriter(Substitute.For<IJobEventLog>(), options, _clock, NullLogger<JobEventWriter>.Instance),
+            Substitute.For<IRealtimeBroadcaster>(), options, NullLogger<JobStreams>.Instance);
+        return new CancelJobHandler(
+            _live, _repository, checkpointer, streams, Substitute.For<IMediator>(), _clock, NullLogger<CancelJobHandler>.Instance);
     }
 }

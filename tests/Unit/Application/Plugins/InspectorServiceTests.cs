@@ -3,7 +3,7 @@ using CleanRealtime.Application.Plugins;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Plugins;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
 using FluentValidation.Results;
 
 namespace CleanRealtime.UnitTests.Application.Realtime;
@@ -451,5 +451,33 @@ public sealed partial class RealtimeMessageValidatorTests
             Assert.DoesNotContain("routing_job_id", names);
             Assert.All(names, n => Assert.Matches("^[a-z]+(_[a-z]+)*$", n));
         }
+    }
+
+    [Fact]
+    public void Envelope_JobMessageWithSeqFromOne_IsValid() =>
+        Assert.True(Validator.Validate(new RealtimeMessage(Frame(), At, Seq: 1)).IsValid);
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-4L)]
+    public void Envelope_SeqBelowOne_IsInvalid(long seq) =>
+        Assert.Contains(Validator.Validate(new RealtimeMessage(Frame(), At, seq)).Errors, e => e.PropertyName == "Seq");
+
+    [Fact]
+    public void Envelope_MessageAboutNoJobWithASeq_IsInvalid()
+    {
+        Assert.Contains(Validator.Validate(new RealtimeMessage(new PingPayload(30), At, 3)).Errors, e => e.ErrorMessage.Contains("only for messages about a job", StringComparison.Ordinal));
+        Assert.True(Validator.Validate(new RealtimeMessage(new PingPayload(30), At)).IsValid);
+    }
+
+    [Fact]
+    public void ErrorCodes_EveryConstant_IsAValidErrorCode()
+    {
+        var constants = typeof(ErrorCodes).GetFields().Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();
+
+        Assert.Contains(ErrorCodes.ReplayUnavailable, constants);
+        Assert.Equal(constants.Order(StringComparer.Ordinal), ErrorCodes.All.Order(StringComparer.Ordinal));
+        Assert.All(constants, code => Assert.True(
+            Validate(new ErrorPayload("e", Details: new ErrorDetails(code, "m"))).IsValid, code));
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
@@ -212,7 +213,7 @@ public sealed class ConnectionHeartbeatTests
         await using var harness = new RealtimeHarness(time: time);
         manager = harness.Manager;
 
-        var connection = harness.Manager.TryAdd(transport, null, null, [new PingPayload(30)]).Connection!;
+        var connection = harness.Manager.TryAdd(transport, null, null, harness.Welcome(new PingPayload(30))).Connection!;
         await connection.Completion.WaitAsync(Bound);
 
         Assert.False(harness.Manager.IsConnected(connection.Id));

@@ -1,9 +1,8 @@
 using System.Net.WebSockets;
-using System.Text.Json;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
-using Microsoft.Extensions.Logging;
 using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
@@ -170,7 +169,6 @@ public sealed class ConnectionManagerTests
             harness.Publish(Progress(job, 1));
             harness.Publish(Frame(job, 1));
             harness.Publish(new PingPayload(30));
-            harness.Manager.Publish(new RealtimeMessage(new FramePayload(job, "x", "ocr", default, 1), RealtimeHarness.Epoch));
         });
 
         Assert.Null(publishing);
@@ -424,16 +422,6 @@ public sealed class ConnectionManagerTests
     }
 
     [Fact]
-    public async Task TryAdd_WithInvalidWelcomePayload_SkipsItAndSendsTheRest()
-    {
-        await using var harness = new RealtimeHarness();
-
-        var client = harness.Connect(welcome: [Metadata("ocr"), Progress(Guid.NewGuid(), 150), new PingPayload(30)]);
-
-        Assert.Equal(["metadata:ocr", "ping"], (await client.ReceiveAsync(2)).Select(m => m.Key));
-    }
-
-    [Fact]
     public async Task TryAdd_SixthConnectionOfASession_IsRefusedWith4001()
     {
         await using var harness = new RealtimeHarness();
@@ -498,30 +486,6 @@ public sealed class ConnectionManagerTests
     }
 
     // ---- serialization, shutdown ----------------------------------------------------------------------------
-
-    public static TheoryData<string> Unserializable => ["undefined data", "NaN timing"];
-
-    [Theory]
-    [MemberData(nameof(Unserializable))]
-    public async Task Publish_WhenMessageCannotBeSerialized_DropsAndLogsItWithoutThrowing(string defect)
-    {
-        await using var harness = new RealtimeHarness();
-        var job = Guid.NewGuid();
-        var client = harness.Connect();
-        var bad = defect == "NaN timing"
-            ? new FramePayload(job, "1", "ocr", Json("{}"), double.NaN)
-            : new FramePayload(job, "1", "ocr", default(JsonElement), 1);
-
-        var publishing = Record.Exception(() => harness.Manager.Publish(new RealtimeMessage(bad, RealtimeHarness.Epoch)));
-        harness.Publish(Progress(job, 9));
-
-        Assert.Null(publishing);
-        Assert.Equal("progress:9", (await client.ReceiveAsync()).Key);
-        var logged = Assert.Single(harness.Logs.Entries, e => e.Level == LogLevel.Error);
-        Assert.Contains("frame message that could not be serialized", logged.Message, StringComparison.Ordinal);
-        Assert.NotNull(logged.Exception);
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
-    }
 
     [Fact]
     public async Task Publish_ToSeveralConnections_SerializesOnceAndSharesTheBytes()

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
 using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
@@ -144,4 +144,18 @@ public sealed partial class MessageSerializerTests
 
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")]
     private static partial Regex TimestampPattern();
+
+    [Fact]
+    public void Serialize_MessageWithSeq_WritesSeqAfterTheTimestamp()
+    {
+        var message = new RealtimeMessage(new ProgressPayload(JobId, 5), At, Seq: 42);
+
+        var json = Encoding.UTF8.GetString(new MessageSerializer().Serialize(message));
+        var outbound = new MessageSerializer().ToOutbound(message);
+
+        Assert.EndsWith("\"timestamp\":\"2025-01-02T03:04:05.123456Z\",\"seq\":42}", json, StringComparison.Ordinal);
+        Assert.Equal(42, outbound.Seq);
+        Assert.Equal(MessageType.Progress, outbound.Type);
+        Assert.Equal(json, Encoding.UTF8.GetString(outbound.Json));
+    }
 }

@@ -1,3 +1,4 @@
+using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Realtime;
 

@@ -49,7 +49,18 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         return message;
     }
 
-    public void Publish(RealtimePayload payload) => Manager.Publish(Message(payload));
+    public MessageSerializer Serializer { get; } = new();
+
+    /// <summary>Publishes a message the way the server does: checked, serialized once, handed to the fan-out.</summary>
+    public void Publish(RealtimePayload payload)
+    {
+        var message = Message(payload);
+        Manager.Publish(new PublishedMessage(message, Serializer.ToOutbound(message)));
+    }
+
+    /// <summary>Welcome messages as the subscribe use case hands them over: checked and serialized.</summary>
+    public IReadOnlyList<OutboundMessage> Welcome(params RealtimePayload[] payloads) =>
+        [.. payloads.Select(p => Serializer.ToOutbound(Message(p)))];
 
     /// <summary>Connects a WebSocket client; it must be accepted.</summary>
     public TestClient Connect(
@@ -67,7 +78,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         string? client = null)
     {
         var pair = WebSocketPair.Create(clientReceiveWindow);
-        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome, client);
+        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome is null ? null : Welcome([.. welcome]), client);
         if (registration.Connection is not { } connection)
         {
             _refused.Add(pair);

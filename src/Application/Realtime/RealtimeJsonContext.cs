@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Application.Realtime;
 
 internal sealed class SnakeCaseEnumConverter<TEnum>() : JsonStringEnumConverter<TEnum>(JsonNamingPolicy.SnakeCaseLower)
     where TEnum : struct, Enum;

@@ -5,11 +5,11 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Application.Realtime;
 
 /// <summary>
-/// Writes the envelope <c>{"type","payload","timestamp"}</c> as UTF-8 JSON (source-generated, snake_case), once per
-/// message; WebSocket and SSE send the same bytes.
+/// Writes the envelope <c>{"type","payload","timestamp"}</c> (and <c>"seq"</c> when the message has one) as UTF-8 JSON
+/// (source-generated, snake_case), once per message; WebSocket, SSE, the event log and replays send the same bytes.
 /// </summary>
 public sealed class MessageSerializer
 {
@@ -51,6 +51,11 @@ public sealed class MessageSerializer
             Span<char> timestamp = stackalloc char[32];
             message.Timestamp.UtcDateTime.TryFormat(timestamp, out var written, TimestampFormat, CultureInfo.InvariantCulture);
             writer.WriteString("timestamp"u8, timestamp[..written]);
+            if (message.Seq is { } seq)
+            {
+                writer.WriteNumber("seq"u8, seq);
+            }
+
             writer.WriteEndObject();
             writer.Flush();
             return buffer.WrittenSpan.ToArray();
@@ -62,6 +67,9 @@ public sealed class MessageSerializer
             throw;
         }
     }
+
+    /// <summary>Serializes a message for sending: its bytes with its type and seq.</summary>
+    public OutboundMessage ToOutbound(RealtimeMessage message) => new(message.Type, Serialize(message), message.Seq);
 
     public static string FormatTimestamp(DateTimeOffset timestamp) =>
         timestamp.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);

@@ -1,4 +1,4 @@
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Application.Realtime;
 
 /// <summary>Configuration section <c>Realtime</c> (API.md §3–4).</summary>
 public sealed class RealtimeOptions
@@ -17,4 +17,19 @@ public sealed class RealtimeOptions
 
     /// <summary>How long a closing connection may take to flush and hand over its close frame before it is aborted.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a job's messages are kept for replay after the job ends (<c>Realtime:ReplayRetention</c>).</summary>
+    public TimeSpan ReplayRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How often messages past their retention are purged.</summary>
+    public TimeSpan ReplayPurgeInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The last messages of each running job kept in memory, so most resumes read no database.</summary>
+    public int ReplayTailSize { get; set; } = 1024;
+
+    /// <summary>Messages waiting for the event log's background writer; a publisher waits only when this many are pending.</summary>
+    public int EventLogQueueCapacity { get; set; } = 16_384;
+
+    /// <summary>Messages written to the event log per batch (and read per replay page).</summary>
+    public int EventLogBatchSize { get; set; } = 500;
 }

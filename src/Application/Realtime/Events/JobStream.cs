@@ -1,0 +1,98 @@
+using CleanRealtime.Domain.Realtime;
+
+namespace CleanRealtime.Application.Realtime.Events;
+
+/// <summary>
+/// One running job's stream: its <c>seq</c> counter and the last <c>capacity</c> messages it published, as sent. Only
+/// the job's runner adds to it (one publisher, so the counter needs no global lock); readers copy from the tail under
+/// the stream's own lock.
+/// </summary>
+public sealed class JobStream
+{
+    private readonly OutboundMessage[] _tail;
+    private readonly Lock _gate = new();
+    private long _lastSeq;
+    private OutboundMessage? _lastProgress;
+    private bool _ended;
+
+    public JobStream(Guid jobId, int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        JobId = jobId;
+        _tail = new OutboundMessage[capacity];
+    }
+
+    public Guid JobId { get; }
+
+    /// <summary>The <c>seq</c> of the last message published, 0 before the first.</summary>
+    public long LastSeq => Volatile.Read(ref _lastSeq);
+
+    /// <summary>The <c>seq</c> the next message gets.</summary>
+    public long NextSeq => LastSeq + 1;
+
+    /// <summary>The last <c>progress</c> message published (what a new subscriber without <c>since</c> is shown).</summary>
+    public OutboundMessage? LastProgress
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastProgress;
+            }
+        }
+    }
+
+    /// <summary>Whether the job's last message has been published.</summary>
+    public bool Ended => Volatile.Read(ref _ended);
+
+    /// <summary>Records the message numbered <see cref="NextSeq"/>; <paramref name="endsJob"/> for the job's last one.</summary>
+    public void Add(OutboundMessage message, bool endsJob = false)
+    {
+        lock (_gate)
+        {
+            var seq = _lastSeq + 1;
+            if (message.Seq != seq)
+            {
+                throw new ArgumentException($"The next message of job {JobId} is {seq}, not {message.Seq}.", nameof(message));
+            }
+
+            _tail[(seq - 1) % _tail.Length] = message;
+            if (message.Type == MessageType.Progress)
+            {
+                _lastProgress = message;
+            }
+
+            Volatile.Write(ref _lastSeq, seq);
+            Volatile.Write(ref _ended, endsJob);
+        }
+    }
+
+    /// <summary>
+    /// Copies the messages after <paramref name="afterSeq"/> (at most <paramref name="limit"/>) into <paramref name="page"/>.
+    /// False when the tail no longer holds the message right after <paramref name="afterSeq"/>.
+    /// </summary>
+    public bool TryRead(long afterSeq, int limit, List<OutboundMessage> page)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        lock (_gate)
+        {
+            var first = Math.Max(1, _lastSeq - _tail.Length + 1);
+            if (afterSeq >= _lastSeq)
+            {
+                return true;
+            }
+
+            if (afterSeq + 1 < first)
+            {
+                return false;
+            }
+
+            for (var seq = afterSeq + 1; seq <= _lastSeq && page.Count < limit; seq++)
+            {
+                page.Add(_tail[(seq - 1) % _tail.Length]);
+            }
+
+            return true;
+        }
+    }
+}

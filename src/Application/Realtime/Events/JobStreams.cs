@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Domain.Realtime;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CleanRealtime.Application.Realtime.Events;
+
+/// <summary>
+/// Publishes job messages (API.md §3.8): gives each its <c>seq</c> (per job, from 1, gap-free), serializes it once,
+/// keeps it in the job's in-memory tail, queues it for the event log, and hands the bytes to the fan-out. Every job
+/// message is logged, subscribed or not.
+/// </summary>
+public sealed partial class JobStreams(
+    MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IOptions<RealtimeOptions> options, ILogger<JobStreams> logger)
+{
+    private readonly ConcurrentDictionary<Guid, JobStream> _streams = new();
+    private readonly int _tailSize = Math.Max(1, options.Value.ReplayTailSize);
+
+    /// <summary>
+    /// Publishes a message about a job. Only the job's runner publishes for a job, one message at a time, so the
+    /// counter is the stream's own. <paramref name="endsJob"/> marks the job's last message.
+    /// </summary>
+    public async ValueTask PublishAsync(RealtimeMessage message, bool endsJob = false)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var jobId = message.Payload.RoutingJobId
+                    ?? throw new ArgumentException("Only messages about a job are sequenced.", nameof(message));
+        var stream = _streams.GetOrAdd(jobId, id => new JobStream(id, _tailSize));
+        var sequenced = message with { Seq = stream.NextSeq };
+        OutboundMessage outbound;
+        try
+        {
+            outbound = serializer.ToOutbound(sequenced);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or ArgumentException or System.Text.Json.JsonException)
+        {
+            // Nothing numbered: the next message takes this seq, so the stream stays gap-free.
+            LogUnserializable(ex, message.Type.ToWire(), jobId);
+            return;
+        }
+
+        stream.Add(outbound, endsJob);
+        await log.AppendAsync(new JobEvent(jobId, outbound.Seq!.Value, outbound.Type, outbound.Json, sequenced.Timestamp, endsJob))
+            .ConfigureAwait(false);
+        broadcaster.Publish(new PublishedMessage(sequenced, outbound));
+    }
+
+    /// <summary>The stream of a job that is publishing now.</summary>
+    public bool TryGet(Guid jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out JobStream? stream) =>
+        _streams.TryGetValue(jobId, out stream);
+
+    /// <summary>
+    /// The job has published its last message: waits until all of it is in the event log, then forgets the stream
+    /// (readers go to the log from now on).
+    /// </summary>
+    public async Task CompleteAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await log.FlushAsync(cancellationToken).ConfigureAwait(false);
+        _streams.TryRemove(jobId, out _);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a {Type} message of job {JobId} that could not be serialized")]
+    private partial void LogUnserializable(Exception exception, string type, Guid jobId);
+}

@@ -1,0 +1,96 @@
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.UnitTests.TestSupport;
+using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+
+namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+
+/// <summary>
+/// API.md §3.8: a resuming connection is registered first, sent its history, then goes live; live messages that raced
+/// the history are neither lost nor sent twice.
+/// </summary>
+public sealed class ConnectionReplayTests
+{
+    private static readonly Guid Job = Guid.NewGuid();
+
+    [Fact]
+    public async Task Replay_LiveMessagesPublishedWhileTheHistoryIsRead_AreSentOnceAfterIt()
+    {
+        await using var harness = new RealtimeHarness();
+        var log = new List<OutboundMessage>();
+        var transport = new RecordingTransport();
+        var reads = 0;
+        var replay = new Replay(0, (after, _) =>
+        {
+            if (reads++ == 0)
+            {
+                // The job publishes 1..7 while the first page is being read; the read saw 1..5 only.
+                for (var seq = 1; seq <= 7; seq++)
+                {
+                    PublishAndLog(harness, log, seq);
+                }
+
+                return Task.FromResult<IReadOnlyList<OutboundMessage>>([.. log.Where(m => m.Seq > after && m.Seq <= 5)]);
+            }
+
+            return Task.FromResult<IReadOnlyList<OutboundMessage>>([]);
+        });
+
+        harness.Manager.TryAdd(transport, Job, null, harness.Welcome(new PingPayload(30)), replay: replay);
+        await Eventually.TrueAsync(() => reads == 2, "the history was read to its end");
+        PublishAndLog(harness, log, 8);
+
+        Assert.Equal(MessageType.Ping, (await transport.NextAsync()).Type);
+        var sent = new List<long>();
+        for (var i = 0; i < 8; i++)
+        {
+            sent.Add((await transport.NextAsync()).Seq!.Value);
+        }
+
+        Assert.Equal([1L, 2, 3, 4, 5, 6, 7, 8], sent);
+    }
+
+    [Fact]
+    public async Task Replay_MoreLiveMessagesThanTheQueueHoldsDuringTheHistory_ReadsOnInTheHistoryWithoutGapOrDuplicate()
+    {
+        await using var harness = new RealtimeHarness(o => o.QueueCapacity = 3);
+        var log = new List<OutboundMessage>();
+        var transport = new RecordingTransport();
+        var published = false;
+        var replay = new Replay(0, (after, _) =>
+        {
+            if (!published)
+            {
+                // 12 messages arrive while the first page is read: far more than the 3 the connection holds aside.
+                published = true;
+                for (var seq = 1; seq <= 12; seq++)
+                {
+                    PublishAndLog(harness, log, seq);
+                }
+            }
+
+            return Task.FromResult<IReadOnlyList<OutboundMessage>>([.. log.Where(m => m.Seq > after).Take(2)]);
+        });
+
+        harness.Manager.TryAdd(transport, Job, null, [], replay: replay);
+
+        var sent = new List<long>();
+        for (var i = 0; i < 12; i++)
+        {
+            sent.Add((await transport.NextAsync()).Seq!.Value);
+        }
+
+        PublishAndLog(harness, log, 13);
+        sent.Add((await transport.NextAsync()).Seq!.Value);
+        Assert.Equal(Enumerable.Range(1, 13).Select(i => (long)i), sent);
+    }
+
+    private static void PublishAndLog(RealtimeHarness harness, List<OutboundMessage> log, long seq)
+    {
+        var message = harness.Message(Status(Job, (int)seq)) with { Seq = seq };
+        var outbound = harness.Serializer.ToOutbound(message);
+        log.Add(outbound);
+        harness.Manager.Publish(new PublishedMessage(message, outbound));
+    }
+}
