@@ -25,6 +25,9 @@ public sealed partial class FramePictureRenderer(FrameSourceFactory sources, ILo
     private const int JpegQuality = 85;
     private const int Thickness = 2;
 
+    /// <summary>Motion regions narrower than this are drawn without a label, which would hide them.</summary>
+    private const int MinLabelledWidth = 40;
+
     public byte[] RenderJpeg(string source, int index, IReadOnlyDictionary<string, JsonElement>? results, int? width)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -147,7 +150,7 @@ public sealed partial class FramePictureRenderer(FrameSourceFactory sources, ILo
             case "motion_detection":
                 foreach (var box in Items(data, "regions"))
                 {
-                    DrawBox(picture, box, scale, MotionColour, "motion");
+                    DrawBox(picture, box, scale, MotionColour, Number(box, "width") * scale >= MinLabelledWidth ? "motion" : null);
                 }
 
                 break;
@@ -173,13 +176,16 @@ public sealed partial class FramePictureRenderer(FrameSourceFactory sources, ILo
         }
     }
 
-    private static void DrawBox(Mat picture, JsonElement box, double scale, Scalar colour, string label)
+    private static void DrawBox(Mat picture, JsonElement box, double scale, Scalar colour, string? label)
     {
         var rect = new Rect(
             (int)Math.Round(Number(box, "x") * scale), (int)Math.Round(Number(box, "y") * scale),
             Math.Max(1, (int)Math.Round(Number(box, "width") * scale)), Math.Max(1, (int)Math.Round(Number(box, "height") * scale)));
         Cv2.Rectangle(picture, rect, colour, Thickness, LineTypes.Link8);
-        Label(picture, label, new Point(rect.X, Math.Max(10, rect.Y - 4)), colour);
+        if (label is not null)
+        {
+            Label(picture, label, new Point(rect.X, Math.Max(10, rect.Y - 4)), colour);
+        }
     }
 
     private static void Label(Mat picture, string text, Point at, Scalar colour)
