@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (unit + integration), measures line coverage of src/ (fails under COVERAGE_MIN, default
+# Runs the whole test suite (unit + integration, including the dashboard in headless chromium), measures line coverage of src/ (fails under COVERAGE_MIN, default
 # 80 %), and prints one summary line: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh --browser
 
 results="TestResults"
 min="${COVERAGE_MIN:-80}"
