@@ -4,7 +4,6 @@ using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
 using CleanRealtime.Infrastructure.Persistence;
 using CleanRealtime.Infrastructure.Realtime;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -12,14 +11,11 @@ namespace CleanRealtime.Infrastructure;
 
 public static class DependencyInjection
 {
-    public const string DefaultConnectionString = "Data Source=data/cleanrealtime.db";
-
     public static IServiceCollection AddInfrastructure(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
 
-        var connectionString = configuration.GetConnectionString("Jobs") ?? DefaultConnectionString;
-        services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString));
+        services.AddJobStore(configuration);
         services.AddSingleton<IJobRepository, JobRepository>();
         services.AddSingleton<DatabaseInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<DatabaseInitializer>());

@@ -1,0 +1,49 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CleanRealtime.Infrastructure.Persistence;
+
+/// <summary>
+/// <c>Storage:Provider</c> = <c>sqlite</c> (default; <c>ConnectionStrings:Jobs</c> is a SQLite connection string) or
+/// <c>postgres</c> (an Npgsql connection string). Everything else reads the store through
+/// <c>IDbContextFactory&lt;JobsDbContext&gt;</c>; each provider's context type owns its own migrations.
+/// </summary>
+internal static class StorageRegistration
+{
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+    public const string DefaultConnectionString = "Data Source=data/cleanrealtime.db";
+
+    public static IServiceCollection AddJobStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        var provider = (configuration["Storage:Provider"] ?? Sqlite).Trim().ToLowerInvariant();
+        var connectionString = configuration.GetConnectionString("Jobs");
+        switch (provider)
+        {
+            case Sqlite:
+                services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString));
+                break;
+            case Postgres:
+                if (string.IsNullOrWhiteSpace(connectionString))
+                {
+                    throw new InvalidOperationException("Storage:Provider=postgres needs ConnectionStrings:Jobs (an Npgsql connection string).");
+                }
+
+                services.AddDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
+                services.AddSingleton<IDbContextFactory<JobsDbContext>, ProviderContextFactory<PostgresJobsDbContext>>();
+                break;
+            default:
+                throw new InvalidOperationException($"Storage:Provider must be '{Sqlite}' or '{Postgres}', not '{provider}'.");
+        }
+
+        return services;
+    }
+
+    /// <summary>Hands out a provider's own context type as the <see cref="JobsDbContext"/> the rest of the code uses.</summary>
+    private sealed class ProviderContextFactory<TContext>(IDbContextFactory<TContext> contexts) : IDbContextFactory<JobsDbContext>
+        where TContext : JobsDbContext
+    {
+        public JobsDbContext CreateDbContext() => contexts.CreateDbContext();
+    }
+}
