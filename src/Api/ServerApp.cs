@@ -48,12 +48,18 @@ public static class ServerApp
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.UseSecurity();
 
-        app.MapOpenApi();
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapJobEndpoints();
-        app.MapSystemEndpoints();
-        app.MapRealtimeEndpoints();
+
+        // A worker-only node (Node:Roles=worker) runs jobs and answers health checks only.
+        if (app.Services.GetRequiredService<NodeRoles>().Api)
+        {
+            app.MapOpenApi();
+            app.MapJobEndpoints();
+            app.MapSystemEndpoints();
+            app.MapRealtimeEndpoints();
+        }
+
         return app;
     }
 }

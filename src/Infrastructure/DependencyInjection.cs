@@ -15,15 +15,33 @@ public static class DependencyInjection
     {
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddJobStore(configuration);
+        var shared = services.AddJobStore(configuration);
+        var roles = NodeRoles.From(configuration, shared);
+        services.AddSingleton(roles);
         services.AddSingleton<IJobRepository, JobRepository>();
         services.AddSingleton<DatabaseInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<DatabaseInitializer>());
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
-        services.AddSingleton<IJobQueue, JobQueue>();
+        if (shared)
+        {
+            // Every node shares the queue in PostgreSQL; every node renews its leases and reaps those of vanished workers.
+            services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
+            services.AddSingleton<IJobQueue, PostgresJobQueue>();
+            services.AddHostedService<JobLeaseService>();
+        }
+        else
+        {
+            services.AddSingleton<IJobQueue, JobQueue>();
+        }
+
+        services.AddSingleton(new WorkerStartup(RecoverUnfinishedJobs: !shared));
         services.AddHostedService<JobCheckpointService>();
-        services.AddHostedService<JobWorker>();
+        if (roles.Worker)
+        {
+            services.AddHostedService<JobWorker>();
+        }
+
         services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));

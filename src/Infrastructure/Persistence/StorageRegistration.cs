@@ -15,7 +15,8 @@ internal static class StorageRegistration
     public const string Postgres = "postgres";
     public const string DefaultConnectionString = "Data Source=data/cleanrealtime.db";
 
-    public static IServiceCollection AddJobStore(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Registers the store; true when it is shared by several nodes (PostgreSQL), false for one node's SQLite file.</summary>
+    public static bool AddJobStore(this IServiceCollection services, IConfiguration configuration)
     {
         var provider = (configuration["Storage:Provider"] ?? Sqlite).Trim().ToLowerInvariant();
         var connectionString = configuration.GetConnectionString("Jobs");
@@ -23,7 +24,7 @@ internal static class StorageRegistration
         {
             case Sqlite:
                 services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString));
-                break;
+                return false;
             case Postgres:
                 if (string.IsNullOrWhiteSpace(connectionString))
                 {
@@ -32,12 +33,10 @@ internal static class StorageRegistration
 
                 services.AddDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
                 services.AddSingleton<IDbContextFactory<JobsDbContext>, ProviderContextFactory<PostgresJobsDbContext>>();
-                break;
+                return true;
             default:
                 throw new InvalidOperationException($"Storage:Provider must be '{Sqlite}' or '{Postgres}', not '{provider}'.");
         }
-
-        return services;
     }
 
     /// <summary>Hands out a provider's own context type as the <see cref="JobsDbContext"/> the rest of the code uses.</summary>

@@ -53,6 +53,9 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
                         .HasMaxLength(36)
                         .HasColumnType("character varying(36)");
 
+                    b.Property<bool>("CancelRequested")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -74,6 +77,13 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
 
                     b.Property<string>("Error")
                         .HasColumnType("text");
+
+                    b.Property<long?>("LeaseExpiresAtTicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
 
                     b.Property<string>("PluginTimingsJson")
                         .IsRequired()
@@ -113,6 +123,8 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
                     b.HasIndex("CreatedAtTicks", "Id");
 
                     b.HasIndex("Status", "CreatedAtTicks");
+
+                    b.HasIndex("Status", "LeaseExpiresAtTicks");
 
                     b.HasIndex("Status", "SubmittedBy");
 
