@@ -56,21 +56,32 @@ public static class ServerApp
         app.UseStatusCodePages();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 
-        // Only files that exist under wwwroot are answered here; /v1, /health and /openapi have no files there.
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        // The dashboard, on nodes that serve the API. Only files that exist under wwwroot are answered here; /v1,
+        // /health and /openapi have no files there, so nothing of the API is shadowed.
+        var servesApi = app.Services.GetRequiredService<NodeRoles>().Api;
+        if (servesApi)
+        {
+            app.UseDefaultFiles();
+            app.UseStaticFiles();
+        }
 
         // Before the key check, so that a preflight (which carries no key) is answered; empty list = no CORS headers.
         app.UseCors();
         app.UseSecurity();
 
-        app.MapOpenApi();
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapJobEndpoints();
-        app.MapMediaEndpoints();
-        app.MapSystemEndpoints();
-        app.MapRealtimeEndpoints();
+
+        // A worker-only node (Node:Roles=worker) runs jobs and answers health checks only.
+        if (servesApi)
+        {
+            app.MapOpenApi();
+            app.MapJobEndpoints();
+            app.MapMediaEndpoints();
+            app.MapSystemEndpoints();
+            app.MapRealtimeEndpoints();
+        }
+
         return app;
     }
 

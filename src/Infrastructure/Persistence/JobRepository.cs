@@ -118,6 +118,14 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return await (submittedBy is null ? queued : queued.Where(j => j.SubmittedBy == submittedBy)).CountAsync(cancellationToken);
     }
 
+    public async Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        return await db.Jobs.Where(j => j.Id == key && Unfinished.Contains(j.Status))
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.CancelRequested, true), cancellationToken) == 1;
+    }
+
     public async Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);

@@ -47,7 +47,9 @@ public sealed class BrowserSession : IAsyncLifetime
             BaseURL = baseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = width, Height = height },
         });
-        context.SetDefaultTimeout(30_000);
+        // Generous: the machine is shared (2 cores), and a timeout here only turns a slow pass into a failure.
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(90_000);
         return await context.NewPageAsync();
     }
 

@@ -44,7 +44,7 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
         Assert.Equal(AllPlugins.Order(), checkedPlugins.Order());
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Start analysis" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"));
+        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"), new() { WaitUntil = WaitUntilState.Commit });
         var jobId = Guid.Parse(page.Url[(page.Url.LastIndexOf('/') + 1)..]);
         await WaitForCompleteAsync(page);
 
@@ -173,7 +173,7 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
 
         Assert.Equal("submit-job", await page.EvaluateAsync<string>("() => document.activeElement.id"));
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"));
+        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"), new() { WaitUntil = WaitUntilState.Commit });
         await WaitForCompleteAsync(page);
         var phoneOverflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(phoneOverflow <= 0, $"the job page is {phoneOverflow} px wider than the phone screen");
