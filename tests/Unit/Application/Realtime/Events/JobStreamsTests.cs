@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
-using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
 namespace CleanRealtime.UnitTests.Application.Realtime.Events;
 
