@@ -27,6 +27,7 @@ public static class ServerApp
 
         builder.Services.AddApplication();
         builder.Services.AddInfrastructure(builder.Configuration);
+        builder.Services.AddRealtimeSessions();
 
         builder.Services.ConfigureHttpJsonOptions(o =>
         {

@@ -1,6 +1,7 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Infrastructure.Events;
 using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
@@ -52,9 +53,9 @@ public static class DependencyInjection
         services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
-        services.AddSingleton<ConnectionManager>();
-        services.AddSingleton<IRealtimeBroadcaster>(sp => sp.GetRequiredService<ConnectionManager>());
-        services.AddHostedService<RealtimeShutdownService>();
+        services.AddSingleton<ConnectionStore>();
+        services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
+        services.AddSingleton<IRealtimeBroadcaster, LocalFanOut>();
 
         services.AddMediaAndPlugins(configuration);
         return services;

@@ -6,7 +6,7 @@ using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Bench.Serve;
 using CleanRealtime.Bench.Wire;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CleanRealtime.Bench.Micro;

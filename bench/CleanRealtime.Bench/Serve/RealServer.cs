@@ -8,7 +8,7 @@ using CleanRealtime.Application.Plugins;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Bench.Wire;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -52,7 +52,7 @@ internal static class RealServer
 
         var messages = app.Services.GetRequiredService<RealtimeMessages>();
         var broadcaster = app.Services.GetRequiredService<IRealtimeBroadcaster>();
-        var manager = app.Services.GetRequiredService<ConnectionManager>();
+        var manager = app.Services.GetRequiredService<RealtimeSessions>();
         var serializer = app.Services.GetRequiredService<MessageSerializer>();
 
         var unpadded = serializer.Serialize(new RealtimeMessage(Frame(Data(0), 0, 0), DateTimeOffset.UtcNow)).Length;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Api.Contracts;
@@ -9,7 +10,7 @@ namespace CleanRealtime.Api.Contracts;
 /// </summary>
 public sealed record ExtendedJobResponse
 {
-    private static readonly string[] Statuses = ["queued", "running", "completed", "failed", "cancelled"];
+    private static readonly IReadOnlyList<string> Statuses = JobStatusExtensions.WireNames;
     private readonly int? _progress;
     private readonly IReadOnlyDictionary<string, double>? _pluginTimings;
     private readonly string _status = "queued";

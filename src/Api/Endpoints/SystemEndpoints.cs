@@ -2,7 +2,7 @@ using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Plugins;
 using CleanRealtime.Domain.Jobs;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace CleanRealtime.Api.Endpoints;
@@ -34,7 +34,7 @@ public static class SystemEndpoints
     /// let anyone fill another client's per-session quota); <c>session_id</c> narrows the answer to the connections of
     /// a session its owner already knows.
     /// </summary>
-    private static Ok<RealtimeStatsResponse> Stats(HttpRequest request, ConnectionManager connections)
+    private static Ok<RealtimeStatsResponse> Stats(HttpRequest request, RealtimeSessions connections)
     {
         var query = new QueryReader(request);
         var limit = query.Integer("limit", 1, MaxStatsPage) ?? DefaultStatsPage;

@@ -4,7 +4,6 @@ using CleanRealtime.Api.Security;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Application.Realtime.Subscribe;
-using CleanRealtime.Infrastructure.Realtime;
 using MediatR;
 
 namespace CleanRealtime.Api.Realtime;
@@ -28,7 +27,7 @@ public static partial class RealtimeEndpoints
         return routes;
     }
 
-    private static async Task HandleAsync(HttpContext context, ConnectionManager manager, IMediator mediator, JobHistory history, ILoggerFactory loggers)
+    private static async Task HandleAsync(HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("CleanRealtime.Realtime");
         if (context.WebSockets.IsWebSocketRequest)
@@ -49,7 +48,7 @@ public static partial class RealtimeEndpoints
     }
 
     private static async Task RunWebSocketAsync(
-        HttpContext context, WebSocket socket, ConnectionManager manager, IMediator mediator, JobHistory history, ILogger logger)
+        HttpContext context, WebSocket socket, RealtimeSessions manager, IMediator mediator, JobHistory history, ILogger logger)
     {
         var subscription = await ResolveAsync(context, mediator, eventStream: false);
         if (subscription.RefusalCode != 0)
@@ -82,7 +81,7 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static async Task RunEventStreamAsync(HttpContext context, ConnectionManager manager, IMediator mediator, JobHistory history)
+    private static async Task RunEventStreamAsync(HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history)
     {
         var subscription = await ResolveAsync(context, mediator, eventStream: true);
         if (subscription.RefusalCode != 0)
@@ -114,7 +113,7 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static Replay? ReplayOf(SubscriptionPlan plan, JobHistory history, ConnectionManager manager) =>
+    private static Replay? ReplayOf(SubscriptionPlan plan, JobHistory history, RealtimeSessions manager) =>
         plan is { JobId: { } jobId, ReplayAfter: { } after }
             ? new Replay(after, (afterSeq, token) => history.ReadAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token))
             : null;

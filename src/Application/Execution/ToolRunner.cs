@@ -85,7 +85,7 @@ public sealed partial class ToolRunner(
         {
             await PublishAsync(new JobStarted(job.Id, job.DeviceUsed, source.FrameCount, time.GetUtcNow())).ConfigureAwait(false);
             LogStarted(job.Id, job.Source, job.DeviceUsed.ToWire(), string.Join(',', job.Plugins));
-            await PublishAsync(new ProgressChanged(job.Id, 0, "started")).ConfigureAwait(false);
+            await PublishAsync(new ProgressChanged(job.Id, 0, ProgressStages.Started)).ConfigureAwait(false);
             if (job.Fallback)
             {
                 await PublishAsync(new DeviceFellBack(job.Id, job.DeviceRequested, job.DeviceUsed)).ConfigureAwait(false);
@@ -182,7 +182,7 @@ public sealed partial class ToolRunner(
                     if (progress > lastProgress)
                     {
                         lastProgress = progress;
-                        await PublishAsync(new ProgressChanged(job.Id, progress, "analyzing")).ConfigureAwait(false);
+                        await PublishAsync(new ProgressChanged(job.Id, progress, ProgressStages.Analyzing)).ConfigureAwait(false);
                     }
                 }
             }

@@ -15,17 +15,27 @@ public enum MessageType
 
 public static class MessageTypeExtensions
 {
-    private static readonly string[] WireNames =
-        ["metadata", "progress", "frame", "partial_result", "plugin_status", "warning", "error", "ping", "pong"];
+    private static readonly Dictionary<string, MessageType> ByWireName =
+        Enum.GetValues<MessageType>().ToDictionary(ToWire, StringComparer.Ordinal);
 
-    public static string ToWire(this MessageType type) => WireNames[(int)type];
-
-    public static bool TryParseWire(string? value, out MessageType type)
+    // One switch over every member and no default arm: a member added without its name fails to compile (CS8509).
+#pragma warning disable CS8524 // Values outside the named members are not types.
+    public static string ToWire(this MessageType type) => type switch
     {
-        var index = Array.IndexOf(WireNames, value);
-        type = (MessageType)Math.Max(index, 0);
-        return index >= 0;
-    }
+        MessageType.Metadata => "metadata",
+        MessageType.Progress => "progress",
+        MessageType.Frame => "frame",
+        MessageType.PartialResult => "partial_result",
+        MessageType.PluginStatus => "plugin_status",
+        MessageType.Warning => "warning",
+        MessageType.Error => "error",
+        MessageType.Ping => "ping",
+        MessageType.Pong => "pong",
+    };
+#pragma warning restore CS8524
+
+    public static bool TryParseWire(string? value, out MessageType type) =>
+        ByWireName.TryGetValue(value ?? string.Empty, out type);
 
     /// <summary>Per-frame data that a slow consumer may lose; everything else must arrive or the connection closes.</summary>
     public static bool IsDroppable(this MessageType type) => type is MessageType.Frame or MessageType.PartialResult;

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -15,7 +15,7 @@ public sealed class ConnectionLeakTests(ServerFixture server) : IClassFixture<Se
     [Fact]
     public async Task ConnectionManagerMemoryLeak()
     {
-        var manager = server.Services.GetRequiredService<ConnectionManager>();
+        var manager = server.Services.GetRequiredService<RealtimeSessions>();
         await CycleAsync(manager, 10, keepAlive: null); // warm-up: pools, JIT, caches
         var baseline = manager.Count;
 
@@ -30,7 +30,7 @@ public sealed class ConnectionLeakTests(ServerFixture server) : IClassFixture<Se
     [Fact]
     public async Task LeakCheck_WithDeliberateLeak_ReportsTheLeakedConnections()
     {
-        var manager = server.Services.GetRequiredService<ConnectionManager>();
+        var manager = server.Services.GetRequiredService<RealtimeSessions>();
         var leak = new List<Connection>();
 
         var tracked = await CycleAsync(manager, 20, keepAlive: leak);
@@ -40,7 +40,7 @@ public sealed class ConnectionLeakTests(ServerFixture server) : IClassFixture<Se
     }
 
     private async Task<(List<WeakReference> Connections, List<Task> Completions)> CycleAsync(
-        ConnectionManager manager, int cycles, List<Connection>? keepAlive)
+        RealtimeSessions manager, int cycles, List<Connection>? keepAlive)
     {
         var weak = new List<WeakReference>(cycles);
         var completions = new List<Task>(cycles);
@@ -55,7 +55,7 @@ public sealed class ConnectionLeakTests(ServerFixture server) : IClassFixture<Se
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private async Task<(WeakReference, Task)> OneCycleAsync(ConnectionManager manager, List<Connection>? keepAlive)
+    private async Task<(WeakReference, Task)> OneCycleAsync(RealtimeSessions manager, List<Connection>? keepAlive)
     {
         var before = manager.Connections.Select(c => c.Id).ToHashSet();
         var client = await LoadDriver.ConnectReadyAsync(server);

@@ -125,8 +125,23 @@ public sealed class ResumeTests : IAsyncLifetime
     public async Task FrozenClient_DroppedFrames_AreRefilledThroughTheEventsEndpoint()
     {
         // A client that never reads, with a tiny receive window, following every job: its queue fills and frames drop.
-        using var socket = await ConnectRawAsync(_server.BaseAddress, "/v1/realtime");
-        var (id, _) = await _server.RunJobAsync("synthetic:pitch?frames=3000&width=64&height=64", ["frame_quality"]);
+        // 16,000 frame messages (~5 MB) are well past what loopback socket buffers absorb; the queue holds every
+        // message that may not be dropped (~110), so the client is not closed as a slow consumer.
+        var server = await ServerFixture.StartAsync(new Dictionary<string, string?> { ["Realtime:QueueCapacity"] = "300" });
+        try
+        {
+            await RefillFromEventsAsync(server);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    private static async Task RefillFromEventsAsync(ServerFixture server)
+    {
+        using var socket = await ConnectRawAsync(server.BaseAddress, "/v1/realtime");
+        var (id, _) = await server.RunJobAsync("synthetic:pitch?frames=8000&width=64&height=64", ["frame_quality", "pitch_detection"]);
 
         using var frozen = WebSocket.CreateFromStream(new NetworkStream(socket), new WebSocketCreationOptions { IsServer = false });
         var live = new List<ReceivedMessage>();
@@ -159,13 +174,13 @@ public sealed class ResumeTests : IAsyncLifetime
         var refilled = new List<string>(live.Select(m => m.Raw));
         foreach (var (before, after) in gaps)
         {
-            var page = await _server.GetJsonAsync($"/v1/jobs/{id}/events?since={before}&limit={after - before - 1}");
+            var page = await server.GetJsonAsync($"/v1/jobs/{id}/events?since={before}&limit={after - before - 1}");
             refilled.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
         }
 
         var complete = refilled.Select(ReceivedMessage.Parse).OrderBy(m => m.Seq).ToList();
         Assert.Equal(Enumerable.Range(1, complete.Count).Select(i => (long?)i), complete.Select(m => m.Seq));
-        Assert.Equal(await AllEventsAsync(id), complete.Select(m => m.Raw));
+        Assert.Equal(await AllEventsAsync(server, id), complete.Select(m => m.Raw));
     }
 
     [Fact]
@@ -280,13 +295,15 @@ public sealed class ResumeTests : IAsyncLifetime
     }
 
     /// <summary>Every message of a job through <c>GET /v1/jobs/{id}/events</c>, page by page until <c>finished</c>.</summary>
-    private async Task<List<string>> AllEventsAsync(Guid id)
+    private Task<List<string>> AllEventsAsync(Guid id) => AllEventsAsync(_server, id);
+
+    private static async Task<List<string>> AllEventsAsync(ServerFixture server, Guid id)
     {
         var all = new List<string>();
         long since = 0;
         while (true)
         {
-            var page = await _server.GetJsonAsync($"/v1/jobs/{id}/events?since={since}&limit=1000");
+            var page = await server.GetJsonAsync($"/v1/jobs/{id}/events?since={since}&limit=1000");
             all.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
             since = page.GetProperty("next_since").GetInt64();
             if (page.GetProperty("finished").GetBoolean())

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,7 +20,7 @@ public sealed class SlowAndChurningClientTests : IAsyncLifetime
     [Fact]
     public async Task FrozenAndChurningClients_DoNotCostHealthyClientsAnyMessageThatMatters()
     {
-        var manager = _server.Services.GetRequiredService<ConnectionManager>();
+        var manager = _server.Services.GetRequiredService<RealtimeSessions>();
         var healthy = new List<RealtimeClient>();
         for (var i = 0; i < 5; i++)
         {
@@ -107,7 +107,7 @@ public sealed class SlowAndChurningClientTests : IAsyncLifetime
         return socket;
     }
 
-    private static async Task<Connection> WaitForNewConnectionAsync(ConnectionManager manager, HashSet<Guid> before)
+    private static async Task<Connection> WaitForNewConnectionAsync(RealtimeSessions manager, HashSet<Guid> before)
     {
         for (var i = 0; i < 200; i++)
         {

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 
 namespace CleanRealtime.UnitTests.TestSupport;
 

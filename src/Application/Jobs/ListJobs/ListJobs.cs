@@ -24,7 +24,7 @@ public sealed class ListJobsValidator : AbstractValidator<ListJobs>
     {
         RuleFor(r => r.Status)
             .Must(s => s is null || JobStatusExtensions.TryParseWire(s, out _))
-            .WithMessage("'status' must be one of queued, running, completed, failed, cancelled.")
+            .WithMessage($"'status' must be one of {string.Join(", ", JobStatusExtensions.WireNames)}.")
             .OverridePropertyName("status");
         RuleFor(r => r.Limit)
             .InclusiveBetween(1, ListJobs.MaxLimit).When(r => r.Limit is not null)

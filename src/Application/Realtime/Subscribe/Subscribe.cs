@@ -96,7 +96,7 @@ public sealed class SubscribeHandler(
             return;
         }
 
-        Add(welcome, new ProgressPayload(job.Id, job.Progress ?? 0, job.Status == JobStatus.Running ? "analyzing" : job.Status.ToWire()));
+        Add(welcome, new ProgressPayload(job.Id, job.Progress ?? 0, job.Status == JobStatus.Running ? ProgressStages.Analyzing : job.Status.ToWire()));
     }
 
     private void Add(List<OutboundMessage> welcome, RealtimePayload payload)

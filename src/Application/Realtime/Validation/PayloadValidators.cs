@@ -24,8 +24,7 @@ public sealed class MetadataPayloadValidator : AbstractValidator<MetadataPayload
 
 public sealed class ProgressPayloadValidator : AbstractValidator<ProgressPayload>
 {
-    public static readonly IReadOnlySet<string> Stages =
-        new HashSet<string>(StringComparer.Ordinal) { "started", "analyzing", "completed", "failed", "cancelled" };
+    public static IReadOnlySet<string> Stages => ProgressStages.All;
 
     public ProgressPayloadValidator()
     {

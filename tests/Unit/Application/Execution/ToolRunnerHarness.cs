@@ -11,6 +11,8 @@ using CleanRealtime.Application.Media;
 using CleanRealtime.Application.Plugins;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Api.Realtime;
+using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using MediatR;
@@ -74,7 +76,7 @@ internal sealed class RunnerHarness : IDisposable
     /// <param name="plugins">Registered plugins; the job asks for <paramref name="jobPlugins"/> (default: all of them, in order).</param>
     /// <param name="frames">How many frames the source yields.</param>
     /// <param name="broadcaster">Where realtime messages go (default: a <see cref="RecordingBroadcaster"/>, see <see cref="Published"/>).</param>
-    /// <param name="configure">Last say over the container (e.g. a real ConnectionManager as the broadcaster).</param>
+    /// <param name="configure">Last say over the container (e.g. a real RealtimeSessions as the broadcaster).</param>
     public static RunnerHarness Create(
         IReadOnlyList<IFramePlugin> plugins,
         int frames = 3,
@@ -129,12 +131,18 @@ internal sealed class RunnerHarness : IDisposable
     public Task RunAsync(CancellationToken stoppingToken = default) =>
         Runner.RunAsync(Job.Id, stoppingToken).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
 
-    /// <summary>Registers a real <see cref="ConnectionManager"/> as the broadcaster, everything it publishes also recorded in <paramref name="published"/>.</summary>
+    /// <summary>
+    /// Registers the real realtime edge (store, fan-out, sessions) as the broadcaster, everything it publishes also recorded
+    /// in <paramref name="published"/>.
+    /// </summary>
     public static void UseConnectionManager(IServiceCollection services, RecordingBroadcaster published, RealtimeOptions? options = null)
     {
         services.AddSingleton(Options.Create(options ?? new RealtimeOptions()));
-        services.AddSingleton<ConnectionManager>();
-        services.AddSingleton<IRealtimeBroadcaster>(sp => new TeeBroadcaster(published, sp.GetRequiredService<ConnectionManager>()));
+        services.AddSingleton<ConnectionStore>();
+        services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
+        services.AddSingleton<LocalFanOut>();
+        services.AddSingleton<RealtimeSessions>();
+        services.AddSingleton<IRealtimeBroadcaster>(sp => new TeeBroadcaster(published, sp.GetRequiredService<LocalFanOut>()));
     }
 
     public void Dispose()
@@ -175,7 +183,7 @@ internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadc
 }
 
 /// <summary>
-/// A realtime client as the ConnectionManager sees it: records the bytes its writer sends. With <c>block</c>, every send
+/// A realtime client as the RealtimeSessions sees it: records the bytes its writer sends. With <c>block</c>, every send
 /// waits until the connection is torn down (a client that never reads).
 /// </summary>
 internal sealed class RecordingTransport(bool block = false) : IRealtimeTransport

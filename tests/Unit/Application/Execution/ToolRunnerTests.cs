@@ -8,7 +8,7 @@ using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -225,7 +225,7 @@ public sealed class ToolRunnerTests
         using var h = RunnerHarness.Create(
             [TestPlugin.Echo("echo"), TestPlugin.Warning("warner", "low light")], frames: 3,
             configure: s => RunnerHarness.UseConnectionManager(s, published));
-        var manager = h.Services.GetRequiredService<ConnectionManager>();
+        var manager = h.Services.GetRequiredService<RealtimeSessions>();
         var everyJob = new RecordingTransport();
         var thisJob = new RecordingTransport();
         var otherJob = new RecordingTransport();
@@ -286,7 +286,7 @@ public sealed class ToolRunnerTests
         using var h = RunnerHarness.Create(
             [TestPlugin.Echo("echo"), TestPlugin.Warning("warner", "low light")], frames: 5,
             configure: s => RunnerHarness.UseConnectionManager(s, published));
-        var manager = h.Services.GetRequiredService<ConnectionManager>();
+        var manager = h.Services.GetRequiredService<RealtimeSessions>();
         var stuck = new RecordingTransport(block: true);
         var connection = manager.TryAdd(stuck, null, null).Connection!;
 

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
-using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
 namespace CleanRealtime.UnitTests.Application.Realtime.Events;
 
@@ -151,13 +151,19 @@ public sealed class JobStreamsTests : IAsyncDisposable
 
         await writer.AppendAsync(new JobEvent(Guid.NewGuid(), 1, MessageType.Progress, [], At, false));
         var flushed = writer.FlushAsync(CancellationToken.None);
-        for (var attempt = 1; attempt < 5; attempt++)
-        {
-            await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() == attempt, $"attempt {attempt}");
-            Assert.False(flushed.IsCompleted);
-            _clock.Advance(TimeSpan.FromSeconds(5));
-        }
+        await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() == 1, "attempt 1");
+        await Task.Delay(50);
 
+        // Nothing more happens until the clock moves: the writer waits for its retry pause on the injected clock.
+        Assert.Single(log.ReceivedCalls());
+        Assert.False(flushed.IsCompleted);
+        await TestSupport.Eventually.TrueAsync(
+            () =>
+            {
+                _clock.Advance(TimeSpan.FromSeconds(1));
+                return log.ReceivedCalls().Count() >= 5;
+            },
+            "five attempts");
         await flushed.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(5, log.ReceivedCalls().Count());
         Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("Gave up writing 1 messages", StringComparison.Ordinal));
@@ -199,16 +205,26 @@ public sealed class JobStreamsTests : IAsyncDisposable
         using var stopping = new CancellationTokenSource();
 
         var running = retention.RunAsync(stopping.Token);
-        await TestSupport.Eventually.TrueAsync(() => _log.ReceivedCalls().Any(c => c.GetMethodInfo().Name == nameof(IJobEventLog.PurgeAsync)), "first purge");
-        _clock.Advance(TimeSpan.FromMinutes(10));
+        await TestSupport.Eventually.TrueAsync(() => Purges().Count == 1, "first purge");
+        _clock.Advance(TimeSpan.FromMinutes(9));
+        await Task.Delay(50);
+        Assert.Single(Purges());
         await TestSupport.Eventually.TrueAsync(
-            () => _log.ReceivedCalls().Count(c => c.GetMethodInfo().Name == nameof(IJobEventLog.PurgeAsync)) == 2, "second purge");
+            () =>
+            {
+                _clock.Advance(TimeSpan.FromMinutes(1));
+                return Purges().Count == 2;
+            },
+            "second purge, an interval later");
         await stopping.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        await _log.Received(1).PurgeAsync(At - TimeSpan.FromHours(24), Arg.Any<CancellationToken>());
-        await _log.Received(1).PurgeAsync(At + TimeSpan.FromMinutes(10) - TimeSpan.FromHours(24), Arg.Any<CancellationToken>());
+        Assert.Equal(At - TimeSpan.FromHours(24), Purges()[0]);
+        Assert.InRange(Purges()[1], At + TimeSpan.FromMinutes(10) - TimeSpan.FromHours(24), _clock.GetUtcNow() - TimeSpan.FromHours(24));
     }
+
+    private List<DateTimeOffset> Purges() =>
+        [.. _log.ReceivedCalls().Where(c => c.GetMethodInfo().Name == nameof(IJobEventLog.PurgeAsync)).Select(c => (DateTimeOffset)c.GetArguments()[0]!)];
 
     [Fact]
     public void Tail_PastItsCapacity_NoLongerHoldsTheOldest()

@@ -3,9 +3,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Application.Realtime;
 
 /// <summary>API.md §3.2: the envelope on the wire.</summary>
 public sealed partial class MessageSerializerTests

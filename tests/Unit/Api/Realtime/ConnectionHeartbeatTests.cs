@@ -2,11 +2,11 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>API.md §3.4 on a <see cref="FakeTimeProvider"/>: no test here waits for real time to pass.</summary>
 public sealed class ConnectionHeartbeatTests
@@ -205,7 +205,7 @@ public sealed class ConnectionHeartbeatTests
     {
         var clock = new FakeTimeProvider(RealtimeHarness.Epoch);
         var transport = new RecordingTransport(failSendsWith: new WebSocketException(WebSocketError.ConnectionClosedPrematurely));
-        ConnectionManager? manager = null;
+        RealtimeSessions? manager = null;
 
         // Holds the connection's first timer until the writer has failed on its first send and the connection is gone,
         // the order a thread switch can produce when the writer starts first.

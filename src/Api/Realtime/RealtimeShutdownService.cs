@@ -1,9 +1,19 @@
-using Microsoft.Extensions.Hosting;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
+
+/// <summary>The Api's realtime sessions in the container: the session handler and its shutdown.</summary>
+public static class RealtimeRegistration
+{
+    public static IServiceCollection AddRealtimeSessions(this IServiceCollection services)
+    {
+        services.AddSingleton<RealtimeSessions>();
+        services.AddHostedService<RealtimeShutdownService>();
+        return services;
+    }
+}
 
 /// <summary>On shutdown, before the server stops, every realtime connection is closed with 1000.</summary>
-internal sealed class RealtimeShutdownService(ConnectionManager connections) : IHostedLifecycleService
+internal sealed class RealtimeShutdownService(RealtimeSessions connections) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -3,9 +3,8 @@ using System.Buffers.Text;
 using System.Text;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using Microsoft.AspNetCore.Http;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
 /// Server-Sent Events: each message as <c>event: &lt;type&gt;</c>, <c>id: &lt;seq&gt;</c> (a message about a job, so that

@@ -3,10 +3,10 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>One message as the client read it off the wire.</summary>
 internal sealed record Received(string Raw, string Type, JsonElement Payload, string Timestamp)

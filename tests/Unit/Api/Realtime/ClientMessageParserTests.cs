@@ -1,8 +1,8 @@
 using System.Text;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>API.md §3.6: the one message a client sends is a pong; anything else gets an error code.</summary>
 public sealed class ClientMessageParserTests

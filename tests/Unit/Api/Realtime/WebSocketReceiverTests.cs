@@ -3,7 +3,7 @@ using System.Text;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>API.md §3.6–3.7: what the server does with what a WebSocket client sends.</summary>
 public sealed class WebSocketReceiverTests

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
 /// Reads what a WebSocket client sends until the connection ends: pongs are recorded, anything else is answered with an
@@ -11,7 +11,7 @@ namespace CleanRealtime.Infrastructure.Realtime;
 /// </summary>
 public static class WebSocketReceiver
 {
-    public static async Task RunAsync(ConnectionManager manager, Connection connection, WebSocket socket, CancellationToken cancellationToken)
+    public static async Task RunAsync(RealtimeSessions manager, Connection connection, WebSocket socket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manager);
         ArgumentNullException.ThrowIfNull(connection);
@@ -69,7 +69,7 @@ public static class WebSocketReceiver
         }
     }
 
-    private static void Handle(ConnectionManager manager, Connection connection, ReadOnlySpan<byte> message)
+    private static void Handle(RealtimeSessions manager, Connection connection, ReadOnlySpan<byte> message)
     {
         var parsed = ClientMessageParser.Parse(message);
         if (parsed.Pong is not null)

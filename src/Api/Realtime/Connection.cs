@@ -1,9 +1,9 @@
 using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Domain.Realtime;
-using Microsoft.Extensions.Logging;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
 /// One subscriber: its bounded queue, the single writer that drains it in order, and its heartbeat. Publishing only
@@ -17,10 +17,10 @@ namespace CleanRealtime.Infrastructure.Realtime;
 /// history (which holds everything the held list did).
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The writer loop owns and disposes its resources when it ends.")]
-public sealed partial class Connection
+public sealed partial class Connection : IRealtimeSubscriber
 {
     private readonly IRealtimeTransport _transport;
-    private readonly ConnectionManager _owner;
+    private readonly SessionContext _context;
     private readonly RealtimeOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -38,18 +38,22 @@ public sealed partial class Connection
     private List<OutboundMessage>? _held;
     private bool _heldOverflowed;
 
+    // The last seq the replay sent: a live message up to it may still arrive (the job's tail is written before the
+    // fan-out runs) and is skipped. 0 for a connection that replays nothing (every seq is at least 1).
+    private long _replayedUpTo;
+
     internal Connection(
-        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, ConnectionManager owner, RealtimeOptions options,
-        TimeProvider time, ILogger logger, Replay? replay = null)
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, SessionContext context, Replay? replay = null)
     {
         _replay = replay;
         _held = replay is null ? null : [];
         _transport = transport;
-        _owner = owner;
-        _options = options;
-        _time = time;
-        _logger = logger;
-        _queue = new OutboundQueue(options.QueueCapacity);
+        _context = context;
+        _options = context.Options;
+        _time = context.Time;
+        _logger = context.Logger;
+        var time = context.Time;
+        _queue = new OutboundQueue(_options.QueueCapacity);
         JobId = jobId;
         SessionId = sessionId;
         Client = client;
@@ -90,9 +94,17 @@ public sealed partial class Connection
 
     public bool Enqueue(OutboundMessage message)
     {
-        if (message.Seq is not null && Volatile.Read(ref _held) is not null && TryHold(message))
+        if (message.Seq is { } seq)
         {
-            return true;
+            if (Volatile.Read(ref _held) is not null && TryHold(message))
+            {
+                return true;
+            }
+
+            if (seq <= Volatile.Read(ref _replayedUpTo))
+            {
+                return true;
+            }
         }
 
         return EnqueueNow(message);
@@ -142,6 +154,7 @@ public sealed partial class Connection
                 }
             }
 
+            Volatile.Write(ref _replayedUpTo, lastSeq);
             Volatile.Write(ref _held, null);
             return true;
         }
@@ -243,7 +256,10 @@ public sealed partial class Connection
     private void Beat()
     {
         Interlocked.Exchange(ref _pingAwaitingPong, _time.GetTimestamp());
-        _owner.SendPing(this);
+        if (_context.Serialize(new PingPayload((int)Math.Ceiling(_options.PingInterval.TotalSeconds))) is { } ping)
+        {
+            Enqueue(ping);
+        }
     }
 
     /// <summary>The pong deadline restarts with every pong; when it passes, the client is taken as gone.</summary>
@@ -290,7 +306,8 @@ public sealed partial class Connection
             _heartbeat?.Dispose();
             _pongDeadline?.Dispose();
             _queue.Complete(discardPending: true);
-            _owner.Remove(this);
+            _context.Store.Remove(this);
+            LogDisconnected(Id, CloseCode, Sent, Dropped, _context.Store.Count);
             _sendCancellation.Dispose();
             _completion.TrySetResult();
         }
@@ -333,6 +350,9 @@ public sealed partial class Connection
     }
 
     private sealed record CloseRequest(int? Code, string Reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection {ConnectionId} closed (code {Code}); sent {Sent}, dropped {Dropped}; {Open} open")]
+    private partial void LogDisconnected(Guid connectionId, int? code, long sent, long dropped, int open);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} replayed seq {From} to {To} and is live")]
     private partial void LogReplayed(Guid connectionId, long from, long to);

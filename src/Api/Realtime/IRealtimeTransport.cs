@@ -1,5 +1,5 @@
 using CleanRealtime.Application.Realtime;
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>How a connection's writer reaches its client: a WebSocket or a Server-Sent Events response.</summary>
 public interface IRealtimeTransport

@@ -1,10 +1,10 @@
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
-using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>
 /// API.md §3.8: a resuming connection is registered first, sent its history, then goes live; live messages that raced
@@ -86,11 +86,45 @@ public sealed class ConnectionReplayTests
         Assert.Equal(Enumerable.Range(1, 13).Select(i => (long)i), sent);
     }
 
+    [Fact]
+    public async Task Replay_MessageReplayedFromTheTailBeforeItsFanOut_IsNotSentAgainWhenItArrivesLive()
+    {
+        await using var harness = new RealtimeHarness();
+        var transport = new RecordingTransport();
+        var tail = new List<OutboundMessage>();
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            // In the job's tail already; the fan-out of 3 has not run yet (it runs just after the tail is written).
+            tail.Add(harness.Serializer.ToOutbound(harness.Message(Status(Job, seq)) with { Seq = seq }));
+        }
+
+        var reads = 0;
+        var replay = new Replay(0, (after, _) =>
+        {
+            reads++;
+            return Task.FromResult<IReadOnlyList<OutboundMessage>>([.. tail.Where(m => m.Seq > after)]);
+        });
+        harness.Manager.TryAdd(transport, Job, null, [], replay: replay);
+        await Eventually.TrueAsync(() => reads == 2, "the connection went live");
+
+        harness.FanOut.Publish(new PublishedMessage(harness.Message(Status(Job, 3)) with { Seq = 3 }, tail[2]));
+        PublishAndLog(harness, tail, 4);
+
+        var sent = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            sent.Add((await transport.NextAsync()).Seq!.Value);
+        }
+
+        Assert.Equal([1L, 2, 3, 4], sent);
+        Assert.False(transport.TryTake(out _));
+    }
+
     private static void PublishAndLog(RealtimeHarness harness, List<OutboundMessage> log, long seq)
     {
         var message = harness.Message(Status(Job, (int)seq)) with { Seq = seq };
         var outbound = harness.Serializer.ToOutbound(message);
         log.Add(outbound);
-        harness.Manager.Publish(new PublishedMessage(message, outbound));
+        harness.FanOut.Publish(new PublishedMessage(message, outbound));
     }
 }

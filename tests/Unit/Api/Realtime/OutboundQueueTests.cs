@@ -1,8 +1,8 @@
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>API.md §3.5: one connection's bounded queue and its drop policy.</summary>
 public sealed class OutboundQueueTests

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>What a client sent: a pong, or the error code and text to answer it with (API.md §3.6).</summary>
 public sealed record ClientMessage(PongPayload? Pong, string? ErrorCode, string? Error)

@@ -2,15 +2,16 @@ using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>
-/// A <see cref="ConnectionManager"/> on a <see cref="FakeTimeProvider"/> whose clients are real WebSockets in memory:
+/// A <see cref="RealtimeSessions"/> on a <see cref="FakeTimeProvider"/> whose clients are real WebSockets in memory:
 /// each connection has a <see cref="WebSocketTransport"/> on the server side of a <see cref="WebSocketPair"/> and a
 /// <see cref="WebSocketReceiver"/> reading it, as the endpoint wires them.
 /// </summary>
@@ -27,9 +28,17 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         configure?.Invoke(Options);
         Time = time ?? Clock;
         Messages = new RealtimeMessages(new RealtimeMessageValidator(), Time, NullLogger<RealtimeMessages>.Instance);
-        Manager = new ConnectionManager(
-            Microsoft.Extensions.Options.Options.Create(Options), new MessageSerializer(), Messages, Time, Logs);
+        var options = Microsoft.Extensions.Options.Options.Create(Options);
+        Store = new ConnectionStore(options, new Microsoft.Extensions.Logging.Logger<ConnectionStore>(Logs));
+        FanOut = new LocalFanOut(Store);
+        Manager = new RealtimeSessions(options, Store, Messages, Serializer, Time, Logs);
     }
+
+    /// <summary>The store the sessions register with (Infrastructure).</summary>
+    public ConnectionStore Store { get; }
+
+    /// <summary>The fan-out over <see cref="Store"/>: what the server publishes through.</summary>
+    public LocalFanOut FanOut { get; }
 
     public FakeTimeProvider Clock { get; } = new(Epoch);
 
@@ -41,7 +50,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
 
     public RealtimeMessages Messages { get; }
 
-    public ConnectionManager Manager { get; }
+    public RealtimeSessions Manager { get; }
 
     public RealtimeMessage Message(RealtimePayload payload)
     {
@@ -55,7 +64,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
     public void Publish(RealtimePayload payload)
     {
         var message = Message(payload);
-        Manager.Publish(new PublishedMessage(message, Serializer.ToOutbound(message)));
+        FanOut.Publish(new PublishedMessage(message, Serializer.ToOutbound(message)));
     }
 
     /// <summary>Welcome messages as the subscribe use case hands them over: checked and serialized.</summary>

@@ -2,7 +2,7 @@ using CleanRealtime.Application.Realtime;
 using System.Threading.Tasks.Sources;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 public enum EnqueueOutcome
 {

@@ -1,14 +1,14 @@
 using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
-using static CleanRealtime.UnitTests.Infrastructure.Realtime.TestPayloads;
+using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
-/// <summary>BACKEND_TEST_MATRIX §2 and the rest of <see cref="ConnectionManager"/>, over real in-memory WebSockets.</summary>
-public sealed class ConnectionManagerTests
+/// <summary>BACKEND_TEST_MATRIX §2 and the rest of <see cref="RealtimeSessions"/>, over real in-memory WebSockets.</summary>
+public sealed class RealtimeSessionsTests
 {
     private static readonly TimeSpan Bound = Eventually.DefaultTimeout;
 

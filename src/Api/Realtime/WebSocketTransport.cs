@@ -1,7 +1,7 @@
 using CleanRealtime.Application.Realtime;
 using System.Net.WebSockets;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 public sealed class WebSocketTransport(WebSocket socket) : IRealtimeTransport
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 internal static class TestPayloads
 {
