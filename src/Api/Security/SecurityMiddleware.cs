@@ -37,7 +37,8 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityO
         }
 
         if (realtime && options.OriginCheckEnabled && context.Request.Headers.Origin is { Count: > 0 } origin
-            && !options.AllowedOrigins.Contains(origin.ToString(), StringComparer.OrdinalIgnoreCase))
+            && !options.AllowedOrigins.Contains(origin.ToString(), StringComparer.OrdinalIgnoreCase)
+            && !IsSameOrigin(context.Request, origin.ToString()))
         {
             LogRejected(path, $"origin {origin} is not allowed");
             await Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Origin not allowed.",
@@ -47,6 +48,13 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityO
 
         await next(context);
     }
+
+    /// <summary>
+    /// The page was served by this server (the dashboard at <c>/</c>): its Origin names the host it asked. A browser
+    /// cannot forge Origin, so a page on another site never passes; other clients could send any Origin anyway.
+    /// </summary>
+    private static bool IsSameOrigin(HttpRequest request, string origin) =>
+        string.Equals(origin, $"{request.Scheme}://{request.Host.Value}", StringComparison.OrdinalIgnoreCase);
 
     private bool HasValidKey(HttpContext context, bool realtime)
     {

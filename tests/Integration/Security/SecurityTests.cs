@@ -133,6 +133,17 @@ public sealed class OriginAndRateLimitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Realtime_FromTheServersOwnOrigin_IsAcceptedForTheDashboard()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Origin", $"http://{_server.BaseAddress.Authority}");
+        await socket.ConnectAsync(_server.RealtimeUri(), CancellationToken.None);
+        await using var client = new RealtimeClient(socket);
+
+        Assert.Equal("metadata", (await client.ReceiveAsync())?.Type);
+    }
+
+    [Fact]
     public async Task CreateJob_OverTheLimit_Is429WithRetryAfter()
     {
         var body = new { source = "synthetic:pitch?frames=1&width=64&height=64", plugins = new[] { "frame_quality" } };
