@@ -78,7 +78,7 @@ public static partial class MediaEndpoints
         var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024, BodyLengthLimit = null };
         try
         {
-            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            while (await NextSectionAsync(reader, request.HttpContext, cancellationToken) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
                     || !disposition.IsFileDisposition()
@@ -88,7 +88,8 @@ public static partial class MediaEndpoints
                 }
 
                 var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                var stored = await mediator.Send(new UploadMedia(section.Body, fileName), cancellationToken);
+                await using var body = new RequestBodyStream(section.Body, request.HttpContext);
+                var stored = await mediator.Send(new UploadMedia(body, fileName), cancellationToken);
                 return TypedResults.Created($"/v1/media/{stored.Name}", MediaResponse.From(stored));
             }
         }
@@ -108,6 +109,19 @@ public static partial class MediaEndpoints
         }
 
         throw Invalid(FilePart, "The request has no file part named 'file' (a part with Content-Disposition: form-data; name=\"file\"; filename=\"…\").");
+    }
+
+    /// <summary>The next part; a body that breaks off or never shows its boundary is the client's error (400), not ours.</summary>
+    private static async Task<MultipartSection?> NextSectionAsync(MultipartReader reader, HttpContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadNextSectionAsync(cancellationToken);
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            throw new InvalidDataException("it ends before its closing boundary", ex);
+        }
     }
 
     private static async Task<Ok<MediaListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
@@ -143,6 +157,51 @@ public static partial class MediaEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload aborted by the client: {Reason}")]
     private static partial void LogAborted(ILogger logger, string reason);
+}
+
+/// <summary>
+/// A part's body as the library reads it: a read that fails because the multipart body is malformed or cut short (the
+/// client still connected) becomes <see cref="InvalidDataException"/>, so that it is answered 400 while a failure to
+/// write the file (an <see cref="IOException"/> from the disk) stays a server error.
+/// </summary>
+internal sealed class RequestBodyStream(Stream inner, HttpContext context) : Stream
+{
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            throw new InvalidDataException("it ends before its closing boundary", ex);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Read the upload asynchronously.");
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>A file of the media library on the wire (snake_case).</summary>

@@ -84,6 +84,23 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
         Assert.True(problem.GetProperty("errors").TryGetProperty("file", out _));
     }
 
+    [Theory]
+    [InlineData("multipart/form-data", "--x\r\n", "content_type")]
+    [InlineData("multipart/form-data; boundary=xyz", "no boundary in here at all", "file")]
+    [InlineData("multipart/form-data; boundary=xyz", "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.avi\"\r\n\r\nabc", "file")]
+    [InlineData("multipart/form-data; boundary=xyz", "--xyz\r\nthis is not a header line\r\n\r\nabc\r\n--xyz--\r\n", "file")]
+    public async Task Upload_MalformedMultipart_Returns400AndLeavesNothing(string contentType, string body, string field)
+    {
+        using var content = new StringContent(body);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+
+        using var response = await _server.Http.PostAsync("/v1/media", content);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        Assert.Empty(TestVideos.FilesUnder(Uploads));
+    }
+
     [Fact]
     public async Task Upload_EmptyFile_Returns400AndLeavesNothing()
     {
