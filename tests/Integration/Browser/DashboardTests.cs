@@ -150,6 +150,22 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Dashboard_CancelButton_CancelsARunningJob()
+    {
+        var jobId = await _server.SubmitJobAsync(ServerFixture.Synthetic(frames: 900, fps: 30), ["frame_quality"]);
+        var page = await browser.NewPageAsync(_server.BaseAddress);
+        await page.GotoAsync($"/#/jobs/{jobId}");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel job" }).ClickAsync();
+
+        await WaitForCompleteAsync(page);
+        await Assertions.Expect(page.Locator("#progress-label")).ToContainTextAsync("(cancelled)");
+        await Assertions.Expect(page.Locator("#cancel-job")).ToBeHiddenAsync();
+        var job = await _server.GetJsonAsync($"/v1/jobs/{jobId}/extended");
+        Assert.Equal("cancelled", job.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Dashboard_PhoneScreen_FitsAndEveryControlIsLabelled()
     {
         var page = await browser.NewPageAsync(_server.BaseAddress, 390, 844);

@@ -1,6 +1,6 @@
 // The job page: live frame with overlays, progress, per-plugin timings chart, frames per plugin, warnings and errors
 // timeline, connection state and message count (resumed with since after a network error), and the results viewer.
-import { ApiError, getJson, imageUrl } from './api.js';
+import { ApiError, getJson, imageUrl, request } from './api.js';
 import { formatMs, formatTime, h, shortId, throttle } from './dom.js';
 import { RealtimeStream } from './stream.js';
 
@@ -27,10 +27,21 @@ export function renderJob(view, jobId, { setConnection }) {
 
   const title = h('h1', {}, `Job ${shortId(jobId)}`);
   const meta = h('p', { class: 'muted', id: 'job-meta' }, 'Loading…');
+  const cancelButton = h('button', { type: 'button', id: 'cancel-job', class: 'secondary', hidden: true }, 'Cancel job');
+  cancelButton.addEventListener('click', async () => {
+    cancelButton.disabled = true;
+    try {
+      await request(`/v1/jobs/${jobId}/cancel`, { method: 'POST' });
+      cancelButton.textContent = 'Cancelling…';
+    } catch (error) {
+      cancelButton.disabled = false;
+      meta.textContent = `Could not cancel: ${error.message}`;
+    }
+  });
   const banner = h('div', { id: 'error-banner', class: 'banner', role: 'alert', hidden: true });
   const progressBar = h('progress', { id: 'job-progress', max: 100, value: 0, 'aria-labelledby': 'progress-label' });
   const progressLabel = h('span', { id: 'progress-label' }, 'Progress: waiting');
-  const count = h('p', { id: 'message-count', class: 'muted', 'aria-live': 'polite' }, 'Messages: 0');
+  const count = h('p', { id: 'message-count', class: 'muted' }, 'Messages: 0');
   const liveImage = h('img', { id: 'live-frame', alt: 'No frame analysed yet', width: 640, height: 360 });
   const liveCaption = h('figcaption', { id: 'live-caption' }, 'Waiting for the first analysed frame…');
   const chart = h('ul', { class: 'chart', id: 'timings', 'aria-describedby': 'timings-note' });
@@ -45,7 +56,7 @@ export function renderJob(view, jobId, { setConnection }) {
   liveImage.hidden = true;
 
   view.replaceChildren(
-    h('div', { class: 'job-head' }, title, meta),
+    h('div', { class: 'job-head row spread' }, h('div', {}, title, meta), cancelButton),
     banner,
     progressCard,
     h('div', { class: 'job-grid' },
@@ -74,6 +85,7 @@ export function renderJob(view, jobId, { setConnection }) {
     const fallback = job.fallback ? ` (requested ${job.device_requested}: fallback)` : '';
     meta.textContent = `${job.status} · device ${job.device_used}${fallback} · created ${formatTime(job.created_at)}`;
     meta.dataset.status = job.status;
+    cancelButton.hidden = FINAL.has(job.status) || state.finished;
     if (job.status === 'failed') {
       banner.hidden = false;
       banner.textContent = `Job failed: ${job.error ?? state.errors.at(-1) ?? 'no reason given'}`;
@@ -201,6 +213,7 @@ export function renderJob(view, jobId, { setConnection }) {
   async function finish(stage) {
     if (state.finished) return;
     state.finished = true;
+    cancelButton.hidden = true;
     stream.markFinished();
     if (lastFrameId) { state.lastCompleteFrame = lastFrameId; showLiveFrame(lastFrameId); }
     try {
