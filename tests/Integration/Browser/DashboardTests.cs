@@ -87,6 +87,9 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
         await Assertions.Expect(banner).ToBeVisibleAsync(new() { Timeout = 30_000 });
         await Assertions.Expect(banner).ToContainTextAsync("Job failed");
         await Assertions.Expect(page.Locator("#timeline li.error")).Not.ToHaveCountAsync(0);
+        await WaitForCompleteAsync(page);
+        Assert.Equal(await ServerMessageCountAsync(jobId), await MessageCountAsync(page));
+        await Assertions.Expect(page.Locator("#live-frame")).ToBeHiddenAsync();
         await BrowserSession.ScreenshotAsync(page, "dashboard-failed-job");
     }
 
