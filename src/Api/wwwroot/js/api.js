@@ -65,9 +65,9 @@ export async function request(path, options = {}) {
       continue;
     }
     if (!response.ok) {
-      let problem = null;
-      try { problem = await response.json(); } catch { problem = null; }
-      throw new ApiError(response.status, problem);
+      // A problem+json body explains the refusal; any other body (a proxy's HTML page) leaves just the status.
+      const isJson = /json/.test(response.headers.get('Content-Type') ?? '');
+      throw new ApiError(response.status, isJson ? await response.json() : null);
     }
     return response;
   }
@@ -101,8 +101,8 @@ export function upload(file, onProgress) {
       if (key) xhr.setRequestHeader('X-API-Key', key);
       xhr.upload.addEventListener('progress', (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
       xhr.addEventListener('load', async () => {
-        let body = null;
-        try { body = JSON.parse(xhr.responseText); } catch { body = null; }
+        const isJson = /json/.test(xhr.getResponseHeader('Content-Type') ?? '');
+        const body = isJson && xhr.responseText ? JSON.parse(xhr.responseText) : null;
         if (xhr.status === 401 && !retried && await askForKey()) { send(true); return; }
         if (xhr.status === 201) resolve(body);
         else reject(new ApiError(xhr.status, body));

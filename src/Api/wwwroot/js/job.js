@@ -337,7 +337,12 @@ function buildViewer(jobId) {
     section,
     async load() {
       pages.clear();
-      await frameAt(0).catch(() => null);
+      try {
+        await frameAt(0);
+      } catch (error) {
+        caption.textContent = `The frames could not be read: ${error.message}`;
+        return;
+      }
       totalLabel.textContent = `of ${total}`;
       number.max = String(Math.max(1, total));
       if (total > 0) await show(index);

@@ -68,8 +68,14 @@ export class RealtimeStream {
     });
     socket.addEventListener('message', (event) => {
       if (socket !== this.socket) return;
+      // The server sends only validated JSON envelopes (API.md §3.2); a frame that is not one is a bug worth seeing.
       let message;
-      try { message = JSON.parse(event.data); } catch { return; }
+      try {
+        message = JSON.parse(event.data);
+      } catch (error) {
+        console.error('realtime: a message that is not JSON was ignored', error, event.data);
+        return;
+      }
       if (message.type === 'ping') {
         socket.send(JSON.stringify({ type: 'pong', payload: { timestamp: new Date().toISOString() }, timestamp: new Date().toISOString() }));
       }
