@@ -153,6 +153,40 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Dashboard_DeleteFile_RemovesItOrSaysWhyNot()
+    {
+        _server.WriteMedia("old.bmp", TestMedia.BlackBmp());
+        _server.WriteMedia("busy.bmp", TestMedia.BlackBmp());
+        var page = await browser.NewPageAsync(_server.BaseAddress);
+        page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        await page.GotoAsync("/");
+        await Assertions.Expect(page.Locator("#source option[value='old.bmp']")).ToHaveCountAsync(1);
+
+        await page.GetByLabel("Source").SelectOptionAsync("old.bmp");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete file" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#source-status")).ToHaveTextAsync("Deleted old.bmp.");
+        await Assertions.Expect(page.Locator("#source option[value='old.bmp']")).ToHaveCountAsync(0);
+        Assert.False(File.Exists(Path.Combine(_server.MediaRoot, "old.bmp")));
+
+        // A file a queued or running job uses is kept, and the page says why.
+        var blocker = await _server.SubmitJobAsync(ServerFixture.Synthetic(frames: 900, fps: 30), ["frame_quality"]);
+        var second = await _server.SubmitJobAsync(ServerFixture.Synthetic(frames: 900, fps: 30), ["frame_quality"]);
+        var waiting = await _server.SubmitJobAsync("busy.bmp", ["frame_quality"]);
+        await page.GetByLabel("Source").SelectOptionAsync("busy.bmp");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete file" }).ClickAsync();
+
+        await Assertions.Expect(page.Locator("#source-status")).ToContainTextAsync("Not deleted: Conflict.");
+        Assert.True(File.Exists(Path.Combine(_server.MediaRoot, "busy.bmp")));
+        foreach (var id in new[] { waiting, blocker, second })
+        {
+            using (await _server.Http.PostAsync($"/v1/jobs/{id}/cancel", null))
+            {
+            }
+        }
+    }
+
+    [Fact]
     public async Task Dashboard_CancelButton_CancelsARunningJob()
     {
         var jobId = await _server.SubmitJobAsync(ServerFixture.Synthetic(frames: 900, fps: 30), ["frame_quality"]);

@@ -1,5 +1,5 @@
 // The home page: the submit form (upload with a progress bar, source, plugins, device) and the live job list.
-import { ApiError, getJson, postJson, upload } from './api.js';
+import { ApiError, getJson, postJson, request, upload } from './api.js';
 import { formatBytes, formatTime, h, shortId, throttle } from './dom.js';
 import { RealtimeStream } from './stream.js';
 
@@ -18,6 +18,8 @@ export function renderHome(view, { setConnection, focusForm }) {
   const uploadProgress = h('progress', { id: 'upload-progress', max: 100, value: 0, 'aria-label': 'Upload progress' });
   const uploadStatus = h('p', { id: 'upload-status', role: 'status', 'aria-live': 'polite', class: 'muted' });
   const sourceSelect = h('select', { id: 'source', name: 'source', required: true });
+  const deleteButton = h('button', { type: 'button', id: 'delete-media', class: 'secondary' }, 'Delete file');
+  const sourceStatus = h('p', { id: 'source-status', role: 'status', 'aria-live': 'polite', class: 'muted' });
   const pluginBoxes = h('div', { class: 'checks', id: 'plugins' });
   const deviceSelect = h('select', { id: 'device', name: 'device' });
   const submitStatus = h('p', { id: 'submit-status', role: 'status', 'aria-live': 'polite' });
@@ -33,6 +35,8 @@ export function renderHome(view, { setConnection, focusForm }) {
       uploadStatus),
     h('label', { for: 'source' }, 'Source'),
     sourceSelect,
+    h('div', { class: 'row' }, deleteButton),
+    sourceStatus,
     h('fieldset', {}, h('legend', {}, 'Plugins'), pluginBoxes),
     h('label', { for: 'device' }, 'Device'),
     deviceSelect,
@@ -60,7 +64,25 @@ export function renderHome(view, { setConnection, focusForm }) {
         h('option', { value: m.name }, `${m.name} — ${m.kind}${m.width ? `, ${m.width}×${m.height}` : ', not decodable'}${m.frames ? `, ${m.frames} frames` : ''}, ${formatBytes(m.size_bytes)}`))),
       h('optgroup', { label: 'Generated scenes' }, SYNTHETIC.map(([value, label]) => h('option', { value }, label))));
     sourceSelect.value = select ?? (media.items.length ? media.items[0].name : SYNTHETIC[0][0]);
+    updateDelete();
   }
+
+  function updateDelete() {
+    deleteButton.disabled = sourceSelect.value.startsWith('synthetic:');
+  }
+
+  sourceSelect.addEventListener('change', updateDelete);
+  deleteButton.addEventListener('click', async () => {
+    const name = sourceSelect.value;
+    if (name.startsWith('synthetic:') || !confirm(`Delete ${name} from the server?`)) return;
+    try {
+      await request(`/v1/media/${name.split('/').map(encodeURIComponent).join('/')}`, { method: 'DELETE' });
+      sourceStatus.textContent = `Deleted ${name}.`;
+      await loadSources();
+    } catch (error) {
+      sourceStatus.textContent = `Not deleted: ${error.message}`;
+    }
+  });
 
   async function loadOptions() {
     const [plugins, devices] = await Promise.all([getJson('/v1/plugins'), getJson('/v1/devices')]);
