@@ -88,24 +88,37 @@ public sealed partial class FramePictureRenderer(FrameSourceFactory sources, ILo
 
     private Mat Seek(string path, string source, int index)
     {
-        using var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG);
-        if (!capture.IsOpened())
-        {
-            throw new GoneException($"The job's source '{source}' can no longer be opened.");
-        }
-
+        using var capture = Open(path, source);
         var target = index - 1;
         var sought = target == 0 || capture.Set(VideoCaptureProperties.PosFrames, target);
         var position = (int)Math.Round(capture.Get(VideoCaptureProperties.PosFrames));
-        if (!sought || position > target || position < 0)
+        if (sought && position == target)
         {
-            // The backend could not seek (or overshot): go back to the start and decode forward to the frame.
-            LogSeekFallback(source, index, position);
-            capture.Set(VideoCaptureProperties.PosFrames, 0);
-            position = 0;
+            return ReadAt(capture, source, index, position);
         }
 
-        for (; position < target; position++)
+        // The backend could not seek, or landed elsewhere: decode forward from the start on a fresh capture.
+        LogSeekFallback(source, index, position);
+        using var fresh = Open(path, source);
+        return ReadAt(fresh, source, index, 0);
+    }
+
+    private static VideoCapture Open(string path, string source)
+    {
+        var capture = new VideoCapture(path, VideoCaptureAPIs.FFMPEG);
+        if (!capture.IsOpened())
+        {
+            capture.Dispose();
+            throw new GoneException($"The job's source '{source}' can no longer be opened.");
+        }
+
+        return capture;
+    }
+
+    /// <summary>Grabs from <paramref name="position"/> up to frame <paramref name="index"/> (1-based) and decodes it.</summary>
+    private static Mat ReadAt(VideoCapture capture, string source, int index, int position)
+    {
+        for (; position < index - 1; position++)
         {
             if (!capture.Grab())
             {
