@@ -6,6 +6,8 @@ using CleanRealtime.Api.Realtime;
 using CleanRealtime.Api.Security;
 using CleanRealtime.Application;
 using CleanRealtime.Infrastructure;
+using CleanRealtime.Infrastructure.Metrics;
+using Prometheus;
 using CleanRealtime.Infrastructure.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -50,6 +52,7 @@ public static class ServerApp
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
 
         // A worker-only node (Node:Roles=worker) runs jobs and answers health checks only.
         if (app.Services.GetRequiredService<NodeRoles>().Api)

@@ -50,6 +50,10 @@ public static class DependencyInjection
         services.AddSingleton<IRealtimeBroadcaster>(sp => sp.GetRequiredService<ConnectionManager>());
         services.AddHostedService<RealtimeShutdownService>();
 
+        services.AddSingleton<Metrics.ServerMetrics>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
+
         services.AddMediaAndPlugins(configuration);
         return services;
     }
