@@ -69,8 +69,21 @@ public static class ServerApp
 
 internal sealed class DatabaseHealthCheck(DatabaseInitializer database) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await database.CanConnectAsync(cancellationToken)
-            ? HealthCheckResult.Healthy("The job database is reachable.")
-            : HealthCheckResult.Unhealthy("The job database is not reachable.");
+    /// <summary>A database that does not answer within this is unhealthy (a stalled server must not hang the probe).</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            // WaitAsync: a driver stuck on a frozen socket may not honour cancellation; the probe answers regardless.
+            return await database.CanConnectAsync(cancellationToken).WaitAsync(Timeout, cancellationToken)
+                ? HealthCheckResult.Healthy("The job database is reachable.")
+                : HealthCheckResult.Unhealthy("The job database is not reachable.");
+        }
+        catch (TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"The job database did not answer within {Timeout.TotalSeconds:F0} s.");
+        }
+    }
 }
