@@ -57,6 +57,10 @@ public static class DependencyInjection
         services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
         services.AddSingleton<IRealtimeBroadcaster, LocalFanOut>();
 
+        services.AddSingleton<Metrics.ServerMetrics>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
+
         services.AddMediaAndPlugins(configuration);
         return services;
     }

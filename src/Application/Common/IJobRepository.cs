@@ -7,6 +7,9 @@ public interface IJobRepository
     /// <summary>Stores a new job; <paramref name="submittedBy"/> names the client for the per-client queue cap.</summary>
     Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken);
 
+    /// <summary>How many stored jobs have each status (statuses without jobs may be missing).</summary>
+    Task<IReadOnlyDictionary<JobStatus, int>> CountByStatusAsync(CancellationToken cancellationToken);
+
     /// <summary>Jobs waiting for a worker: all of them, or those one client submitted.</summary>
     Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken);
 

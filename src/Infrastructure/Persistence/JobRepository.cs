@@ -111,6 +111,15 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return rows.Select(r => ToMemento(r, [])).ToList();
     }
 
+    public async Task<IReadOnlyDictionary<JobStatus, int>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await db.Jobs.GroupBy(j => j.Status).Select(g => new { Status = g.Key, Count = g.Count() }).ToListAsync(cancellationToken);
+        return rows.ToDictionary(
+            r => JobStatusExtensions.TryParseWire(r.Status, out var status) ? status : throw new InvalidOperationException($"Unknown stored status '{r.Status}'."),
+            r => r.Count);
+    }
+
     public async Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);

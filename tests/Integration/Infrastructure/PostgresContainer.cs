@@ -37,6 +37,11 @@ public sealed class PostgresContainer : IAsyncLifetime
         }
     }
 
+    /// <summary>Freezes the database server (its port still accepts connections that then get no answer), as a stalled server.</summary>
+    public Task PauseAsync() => _container!.PauseAsync();
+
+    public Task UnpauseAsync() => _container!.UnpauseAsync();
+
     /// <summary>A new, empty database on the container; its Npgsql connection string.</summary>
     public async Task<string> CreateDatabaseAsync()
     {

@@ -42,4 +42,38 @@ public sealed class PostgresServerTests(PostgresContainer postgres)
         var list = await restarted.GetJsonAsync("/v1/jobs?status=completed");
         Assert.Equal(job, Assert.Single(list.GetProperty("items").EnumerateArray()).GetProperty("job_id").GetGuid());
     }
+
+    [SkippableFact]
+    public async Task Server_WhenPostgresStalls_IsNotReadyThenReadyAgainAndLosesNothing()
+    {
+        await using var server = await ServerFixture.StartAsync(new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "postgres", ["ConnectionStrings:Jobs"] = await postgres.CreateDatabaseAsync(),
+        });
+        var (before, _) = await server.RunJobAsync(ServerFixture.Synthetic(2, width: 64, height: 64), ["frame_quality"]);
+
+        await postgres.PauseAsync();
+        try
+        {
+            using var stalled = await server.Http.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, stalled.StatusCode);
+        }
+        finally
+        {
+            await postgres.UnpauseAsync();
+        }
+
+        await ServerFixture.WaitUntilAsync(
+            async () =>
+            {
+                using var ready = await server.Http.GetAsync("/health/ready");
+                return ready.StatusCode == HttpStatusCode.OK;
+            },
+            TimeSpan.FromSeconds(30),
+            "the server did not become ready again after PostgreSQL came back");
+        Assert.Equal("completed", (await server.GetJsonAsync($"/v1/jobs/{before}/extended")).GetProperty("status").GetString());
+        var (after, state) = await server.RunJobAsync(ServerFixture.Synthetic(2, width: 64, height: 64), ["frame_quality"]);
+        Assert.Equal("completed", state.GetProperty("status").GetString());
+        Assert.NotEqual(before, after);
+    }
 }
