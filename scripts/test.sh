@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+# PostgreSQL/Redis for the container tests (skipped, with a message, when Docker cannot run here).
+source scripts/containers.sh
 
 results="TestResults"
 min="${COVERAGE_MIN:-80}"

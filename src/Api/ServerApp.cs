@@ -6,6 +6,8 @@ using CleanRealtime.Api.Realtime;
 using CleanRealtime.Api.Security;
 using CleanRealtime.Application;
 using CleanRealtime.Infrastructure;
+using CleanRealtime.Infrastructure.Metrics;
+using Prometheus;
 using CleanRealtime.Infrastructure.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -49,20 +51,40 @@ public static class ServerApp
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.UseSecurity();
 
-        app.MapOpenApi();
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapJobEndpoints();
-        app.MapSystemEndpoints();
-        app.MapRealtimeEndpoints();
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
+
+        // A worker-only node (Node:Roles=worker) runs jobs and answers health checks only.
+        if (app.Services.GetRequiredService<NodeRoles>().Api)
+        {
+            app.MapOpenApi();
+            app.MapJobEndpoints();
+            app.MapSystemEndpoints();
+            app.MapRealtimeEndpoints();
+        }
+
         return app;
     }
 }
 
 internal sealed class DatabaseHealthCheck(DatabaseInitializer database) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        await database.CanConnectAsync(cancellationToken)
-            ? HealthCheckResult.Healthy("The job database is reachable.")
-            : HealthCheckResult.Unhealthy("The job database is not reachable.");
+    /// <summary>A database that does not answer within this is unhealthy (a stalled server must not hang the probe).</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            // WaitAsync: a driver stuck on a frozen socket may not honour cancellation; the probe answers regardless.
+            return await database.CanConnectAsync(cancellationToken).WaitAsync(Timeout, cancellationToken)
+                ? HealthCheckResult.Healthy("The job database is reachable.")
+                : HealthCheckResult.Unhealthy("The job database is not reachable.");
+        }
+        catch (TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"The job database did not answer within {Timeout.TotalSeconds:F0} s.");
+        }
+    }
 }

@@ -7,7 +7,6 @@ using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
 using CleanRealtime.Infrastructure.Persistence;
 using CleanRealtime.Infrastructure.Realtime;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -15,14 +14,13 @@ namespace CleanRealtime.Infrastructure;
 
 public static class DependencyInjection
 {
-    public const string DefaultConnectionString = "Data Source=data/cleanrealtime.db";
-
     public static IServiceCollection AddInfrastructure(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
 
-        var connectionString = configuration.GetConnectionString("Jobs") ?? DefaultConnectionString;
-        services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString));
+        var shared = services.AddJobStore(configuration);
+        var roles = NodeRoles.From(configuration, shared);
+        services.AddSingleton(roles);
         services.AddSingleton<IJobRepository, JobRepository>();
         services.AddSingleton<IJobEventLog, JobEventLog>();
         services.AddSingleton<DatabaseInitializer>();
@@ -33,15 +31,35 @@ public static class DependencyInjection
         services.AddHostedService<ReplayRetentionService>();
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
-        services.AddSingleton<IJobQueue, JobQueue>();
+        if (shared)
+        {
+            // Every node shares the queue in PostgreSQL; every node renews its leases and reaps those of vanished workers.
+            services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
+            services.AddSingleton<IJobQueue, PostgresJobQueue>();
+            services.AddHostedService<JobLeaseService>();
+        }
+        else
+        {
+            services.AddSingleton<IJobQueue, JobQueue>();
+        }
+
+        services.AddSingleton(new WorkerStartup(RecoverUnfinishedJobs: !shared));
         services.AddHostedService<JobCheckpointService>();
-        services.AddHostedService<JobWorker>();
+        if (roles.Worker)
+        {
+            services.AddHostedService<JobWorker>();
+        }
+
         services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
         services.AddSingleton<ConnectionStore>();
         services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
         services.AddSingleton<IRealtimeBroadcaster, LocalFanOut>();
+
+        services.AddSingleton<Metrics.ServerMetrics>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
+        services.AddTransient<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
 
         services.AddMediaAndPlugins(configuration);
         return services;

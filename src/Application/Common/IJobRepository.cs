@@ -7,8 +7,17 @@ public interface IJobRepository
     /// <summary>Stores a new job; <paramref name="submittedBy"/> names the client for the per-client queue cap.</summary>
     Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken);
 
+    /// <summary>How many stored jobs have each status (statuses without jobs may be missing).</summary>
+    Task<IReadOnlyDictionary<JobStatus, int>> CountByStatusAsync(CancellationToken cancellationToken);
+
     /// <summary>Jobs waiting for a worker: all of them, or those one client submitted.</summary>
     Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Flags a cancel on the stored job, for the node that runs it (it reads the flag within a second); false when the
+    /// job is unknown or already finished.
+    /// </summary>
+    Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken);
 
     /// <summary>Deletes finished jobs (and their frames) that ended before <paramref name="endedBefore"/>; how many.</summary>
     Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);

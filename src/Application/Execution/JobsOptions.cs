@@ -30,6 +30,12 @@ public sealed class JobsOptions
     /// <summary>A job still running after this long fails with <c>BUDGET_EXCEEDED</c> (<c>Jobs:MaxDuration</c>).</summary>
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// With the PostgreSQL queue: how long a worker's claim on a job lasts without renewal (<c>Jobs:LeaseDuration</c>).
+    /// The worker renews it twice a second; any node fails a running job whose lease has expired (<c>WORKER_LOST</c>).
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Finished jobs (and their frames) are deleted this long after they ended (<c>Jobs:Retention</c>).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -10,15 +10,19 @@ using Microsoft.Extensions.Options;
 namespace CleanRealtime.Infrastructure.Execution;
 
 /// <summary>
-/// Recovers unfinished jobs at start-up, then runs queued jobs, <c>Jobs:MaxConcurrentJobs</c> at a time.
+/// Runs queued jobs, <c>Jobs:MaxConcurrentJobs</c> at a time. With the in-process queue (one node owns its SQLite
+/// store) it first recovers the jobs a stopped server left unfinished; with the shared PostgreSQL queue, leases do that
+/// (<see cref="JobLeaseService"/>), since other nodes' running jobs are not this node's to fail.
 /// </summary>
 internal sealed partial class JobWorker(
-    IServiceScopeFactory scopes, IJobQueue queue, IOptions<JobsOptions> options, ILogger<JobWorker> logger) : BackgroundService
+    IServiceScopeFactory scopes, IJobQueue queue, WorkerStartup startup, IOptions<JobsOptions> options, ILogger<JobWorker> logger)
+    : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await using (var scope = scopes.CreateAsyncScope())
+        if (startup.RecoverUnfinishedJobs)
         {
+            await using var scope = scopes.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new RecoverJobs(), stoppingToken);
         }
 
@@ -57,3 +61,6 @@ internal sealed partial class JobWorker(
     [LoggerMessage(Level = LogLevel.Error, Message = "Running job {JobId} failed outside the runner")]
     private partial void LogRunFailed(Exception exception, Guid jobId);
 }
+
+/// <summary>Whether the worker recovers unfinished jobs at start (only the single owner of an in-process queue does).</summary>
+internal sealed record WorkerStartup(bool RecoverUnfinishedJobs);

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace CleanRealtime.Infrastructure.Persistence;
 
 /// <summary>
-/// Before anything else starts (workers, the HTTP server): creates the database folder, applies migrations and
-/// switches SQLite to WAL. Also answers the readiness probe.
+/// Before anything else starts (workers, the HTTP server): applies the provider's migrations (on SQLite it first creates
+/// the database folder, then switches to WAL). Also answers the readiness probe.
 /// </summary>
 public sealed partial class DatabaseInitializer(IDbContextFactory<JobsDbContext> contexts, ILogger<DatabaseInitializer> logger)
     : IHostedLifecycleService
@@ -15,6 +15,14 @@ public sealed partial class DatabaseInitializer(IDbContextFactory<JobsDbContext>
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        if (!db.Database.IsSqlite())
+        {
+            await db.Database.MigrateAsync(cancellationToken);
+            var postgres = new Npgsql.NpgsqlConnectionStringBuilder(db.Database.GetConnectionString());
+            LogReady("PostgreSQL", $"{postgres.Host}:{postgres.Port}/{postgres.Database}");
+            return;
+        }
+
         var dataSource = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
         var folder = Path.GetDirectoryName(Path.GetFullPath(dataSource));
         if (!string.IsNullOrEmpty(folder))
@@ -24,7 +32,7 @@ public sealed partial class DatabaseInitializer(IDbContextFactory<JobsDbContext>
 
         await db.Database.MigrateAsync(cancellationToken);
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
-        LogReady(dataSource);
+        LogReady("SQLite", dataSource);
     }
 
     public async Task<bool> CanConnectAsync(CancellationToken cancellationToken)
@@ -43,6 +51,6 @@ public sealed partial class DatabaseInitializer(IDbContextFactory<JobsDbContext>
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job database ready at {DataSource}")]
-    private partial void LogReady(string dataSource);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job database ready: {Provider} at {Location}")]
+    private partial void LogReady(string provider, string location);
 }

@@ -111,11 +111,28 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         return rows.Select(r => ToMemento(r, [])).ToList();
     }
 
+    public async Task<IReadOnlyDictionary<JobStatus, int>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var rows = await db.Jobs.GroupBy(j => j.Status).Select(g => new { Status = g.Key, Count = g.Count() }).ToListAsync(cancellationToken);
+        return rows.ToDictionary(
+            r => JobStatusExtensions.TryParseWire(r.Status, out var status) ? status : throw new InvalidOperationException($"Unknown stored status '{r.Status}'."),
+            r => r.Count);
+    }
+
     public async Task<int> CountQueuedAsync(string? submittedBy, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var queued = db.Jobs.Where(j => j.Status == Queued);
         return await (submittedBy is null ? queued : queued.Where(j => j.SubmittedBy == submittedBy)).CountAsync(cancellationToken);
+    }
+
+    public async Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var key = Key(id);
+        return await db.Jobs.Where(j => j.Id == key && Unfinished.Contains(j.Status))
+            .ExecuteUpdateAsync(set => set.SetProperty(j => j.CancelRequested, true), cancellationToken) == 1;
     }
 
     public async Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)

@@ -22,6 +22,14 @@ public sealed class JobRow
     /// <summary>Who submitted the job (a digest of the verified API key, else the client address): what per-client queue caps count.</summary>
     public string? SubmittedBy { get; set; }
 
+    /// <summary>The worker node holding the job (PostgreSQL queue), until its lease expires; null while nobody holds it.</summary>
+    public string? LeaseOwner { get; set; }
+
+    public long? LeaseExpiresAtTicks { get; set; }
+
+    /// <summary>A cancel asked on any node; the node running the job reads it with every lease renewal.</summary>
+    public bool CancelRequested { get; set; }
+
     public required string PluginTimingsJson { get; set; }
     public required string WarningsJson { get; set; }
 }

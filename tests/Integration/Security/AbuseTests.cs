@@ -497,7 +497,7 @@ public sealed class ApiKeyLoggingTests
         const string Key = "very-secret-key-1234";
         var logs = new ListLoggerProvider();
         await using var server = await ServerFixture.StartAsync(
-            new Dictionary<string, string?> { ["Auth:ApiKeys"] = Key, ["Logging:LogLevel:Default"] = "Information", ["Logging:LogLevel:Microsoft"] = "Information" },
+            new Dictionary<string, string?> { ["Auth:ApiKeys"] = Key, ["Logging:LogLevel:Default"] = "Information", ["Logging:LogLevel:Microsoft.AspNetCore"] = "Information" },
             services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
 
         using (var socket = new ClientWebSocket())

@@ -43,14 +43,22 @@ public sealed partial class CancelJobHandler(
                     ?? throw new NotFoundException($"Job {request.JobId} does not exist.");
         EnsureNotFinished(state.Id, state.Status);
 
-        // Flag first: a worker that picks the job up from now on sees the request before it starts any frame.
+        // Flag first, here and in the store: a worker that picks the job up from now on, on this node or another, sees
+        // the request before it starts any frame; a worker on another node running it reads the stored flag.
         live.RequestCancel(request.JobId);
+        await repository.RequestCancelAsync(request.JobId, cancellationToken).ConfigureAwait(false);
         if (live.TryGet(request.JobId, out running))
         {
             var snapshot = running.Snapshot(includeFrames: false);
             EnsureNotFinished(snapshot.Id, snapshot.Status);
             LogCancelRequested(request.JobId, "starting");
             return snapshot;
+        }
+
+        if (state.Status == JobStatus.Running)
+        {
+            LogCancelRequested(request.JobId, "running on another node");
+            return state;
         }
 
         // Only a queued job gets here, and a queued job has no frames: its state is the whole job.

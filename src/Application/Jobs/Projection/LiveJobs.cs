@@ -15,6 +15,9 @@ public sealed class LiveJobs
 
     public int Count => _jobs.Count;
 
+    /// <summary>The ids of the jobs running on this node now.</summary>
+    public IReadOnlyList<Guid> RunningIds => [.. _jobs.Keys];
+
     public LiveJob Begin(Job job)
     {
         ArgumentNullException.ThrowIfNull(job);

@@ -19,5 +19,7 @@ internal sealed class JobRowConfiguration : IEntityTypeConfiguration<JobRow>
         builder.Property(j => j.SubmittedBy).HasMaxLength(80);
         builder.HasIndex(j => new { j.Status, j.SubmittedBy });
         builder.HasIndex(j => j.CompletedAtTicks);
+        builder.Property(j => j.LeaseOwner).HasMaxLength(80);
+        builder.HasIndex(j => new { j.Status, j.LeaseExpiresAtTicks });
     }
 }

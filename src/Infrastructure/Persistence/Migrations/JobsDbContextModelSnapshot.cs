@@ -78,6 +78,9 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                         .HasMaxLength(36)
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("CancelRequested")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("TEXT");
 
@@ -98,6 +101,13 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Error")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("LeaseExpiresAtTicks")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(80)
                         .HasColumnType("TEXT");
 
                     b.Property<string>("PluginTimingsJson")
@@ -138,6 +148,8 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                     b.HasIndex("CreatedAtTicks", "Id");
 
                     b.HasIndex("Status", "CreatedAtTicks");
+
+                    b.HasIndex("Status", "LeaseExpiresAtTicks");
 
                     b.HasIndex("Status", "SubmittedBy");
 

@@ -1,0 +1,79 @@
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Execution;
+using CleanRealtime.Domain.Jobs;
+using CleanRealtime.Infrastructure.Realtime;
+using MediatR;
+using Prometheus;
+
+namespace CleanRealtime.Infrastructure.Metrics;
+
+/// <summary>
+/// What <c>GET /metrics</c> reports (Prometheus text format, API.md §6), in a registry of this server's own (so several
+/// servers in one process, as in the tests, never mix their figures). Counters and the plugin-time histogram are fed as
+/// things happen; the gauges are read when Prometheus scrapes.
+/// </summary>
+public sealed class ServerMetrics
+{
+    private readonly Gauge _jobs;
+    private readonly Gauge _jobQueue;
+    private readonly Gauge _connections;
+    private readonly Gauge _outboundQueue;
+
+    public ServerMetrics(IJobRepository repository, ConnectionManager connections)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(connections);
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        FramesAnalysed = factory.CreateCounter(
+            "cleanrealtime_frames_analysed_total", "Frames analysed, per plugin.", new CounterConfiguration { LabelNames = ["plugin"] });
+        PluginSeconds = factory.CreateHistogram(
+            "cleanrealtime_plugin_seconds", "Time one plugin spent on one frame.",
+            new HistogramConfiguration { LabelNames = ["plugin"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
+        JobsFinished = factory.CreateCounter(
+            "cleanrealtime_jobs_finished_total", "Jobs that ended on this node, by final status.", new CounterConfiguration { LabelNames = ["status"] });
+        _jobs = factory.CreateGauge("cleanrealtime_jobs", "Jobs in the store, by status.", new GaugeConfiguration { LabelNames = ["status"] });
+        _jobQueue = factory.CreateGauge("cleanrealtime_job_queue_depth", "Jobs waiting for a worker.");
+        _connections = factory.CreateGauge("cleanrealtime_realtime_connections", "Open realtime connections on this node.");
+        _outboundQueue = factory.CreateGauge("cleanrealtime_outbound_queue_depth", "Messages waiting in the outbound queues of this node's connections.");
+
+        Registry.AddBeforeCollectCallback(async cancellationToken =>
+        {
+            var counts = await repository.CountByStatusAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var status in Enum.GetValues<JobStatus>())
+            {
+                _jobs.WithLabels(status.ToWire()).Set(counts.GetValueOrDefault(status));
+            }
+
+            _jobQueue.Set(counts.GetValueOrDefault(JobStatus.Queued));
+            var open = connections.Connections;
+            _connections.Set(open.Count);
+            _outboundQueue.Set(open.Sum(c => c.QueueDepth));
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    internal Counter FramesAnalysed { get; }
+
+    internal Histogram PluginSeconds { get; }
+
+    internal Counter JobsFinished { get; }
+}
+
+/// <summary>Feeds the job counters from the runner's events, like any other handler of them.</summary>
+internal sealed class JobMetricsHandler(ServerMetrics metrics) : INotificationHandler<FrameAnalyzed>, INotificationHandler<JobFinished>
+{
+    public Task Handle(FrameAnalyzed notification, CancellationToken cancellationToken)
+    {
+        metrics.FramesAnalysed.WithLabels(notification.Plugin).Inc();
+        metrics.PluginSeconds.WithLabels(notification.Plugin).Observe(notification.TimingMs / 1000);
+        return Task.CompletedTask;
+    }
+
+    public Task Handle(JobFinished notification, CancellationToken cancellationToken)
+    {
+        metrics.JobsFinished.WithLabels(notification.Status.ToWire()).Inc();
+        return Task.CompletedTask;
+    }
+}

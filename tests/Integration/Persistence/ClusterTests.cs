@@ -1,0 +1,124 @@
+using System.Net;
+using CleanRealtime.IntegrationTests.Infrastructure;
+using CleanRealtime.IntegrationTests.Reliability;
+using CleanRealtime.IntegrationTests.Security;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CleanRealtime.IntegrationTests.Persistence;
+
+/// <summary>
+/// Several nodes on one PostgreSQL store, in this test process on loopback ports (and one as its own OS process, to be
+/// killed): the shared queue with <c>FOR UPDATE SKIP LOCKED</c>, leases, <c>Node:Roles</c> and cancel on any node.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterTests(PostgresContainer postgres)
+{
+    [SkippableFact]
+    public async Task Cluster_JobSubmittedToAnApiNode_RunsOnAWorkerNodeAndIsReadOnBoth()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var api = await NodeAsync(database, "api");
+        await using var worker = await NodeAsync(database, "worker");
+
+        var job = await api.SubmitJobAsync(ServerFixture.Synthetic(5, width: 64, height: 64), ["frame_quality"]);
+        var state = await api.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "completed", "failed");
+
+        Assert.Equal("completed", state.GetProperty("status").GetString());
+        Assert.Equal(5, state.GetProperty("frames").GetArrayLength());
+
+        // The worker-only node serves health checks and nothing of the API.
+        using var ready = await worker.Http.GetAsync("/health/ready");
+        using var jobs = await worker.Http.GetAsync("/v1/jobs");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, jobs.StatusCode);
+    }
+
+    [SkippableFact]
+    public async Task Cluster_TwentyJobsAtOnceOnTwoWorkers_EachRunsExactlyOnce()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var logs = new ListLoggerProvider();
+        await using var api = await NodeAsync(database, "api");
+        await using var first = await NodeAsync(database, "worker", logs);
+        await using var second = await NodeAsync(database, "worker", logs);
+
+        var submitted = await Task.WhenAll(Enumerable.Range(0, 20).Select(
+            _ => api.SubmitJobAsync(ServerFixture.Synthetic(2, width: 64, height: 64), ["frame_quality"])));
+        foreach (var job in submitted)
+        {
+            var state = await api.WaitForStatusAsync(job, TimeSpan.FromSeconds(60), "completed", "failed");
+            Assert.Equal("completed", state.GetProperty("status").GetString());
+        }
+
+        var claims = logs.Lines.Where(l => l.Contains("claimed by worker", StringComparison.Ordinal)).ToList();
+        Assert.All(submitted, job => Assert.Single(claims, l => l.Contains(job.ToString(), StringComparison.Ordinal)));
+        Assert.Equal(20, claims.Count);
+    }
+
+    [SkippableFact]
+    public async Task Cluster_CancelSentToAnotherNode_StopsTheRunningJobWithinASecond()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var api = await NodeAsync(database, "api");
+        await using var worker = await NodeAsync(database, "worker");
+        var job = await api.SubmitJobAsync(ServerFixture.Synthetic(600, fps: 20, width: 64, height: 64), ["frame_quality"]);
+        await api.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "running");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var cancel = await api.Http.PostAsync($"/v1/jobs/{job}/cancel", null);
+        Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        var state = await api.WaitForStatusAsync(job, TimeSpan.FromSeconds(10), "cancelled", "completed", "failed");
+
+        Assert.Equal("cancelled", state.GetProperty("status").GetString());
+
+        // The worker stops before its next frame once it reads the flag (≤ 0.5 s); the api node then reads the final
+        // state from the store.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the cancel took {clock.Elapsed.TotalMilliseconds:F0} ms to show");
+        Assert.True(state.GetProperty("frames").GetArrayLength() < 600);
+    }
+
+    [SkippableFact]
+    public async Task Cluster_WorkerKilledMidJob_ItsJobFailsWithWorkerLostAndItsQueuedJobRunsElsewhere()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var root = Path.Combine(Path.GetTempPath(), "cleanrealtime-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            await using var api = await NodeAsync(database, "api");
+            Guid running, queued;
+            await using (var doomed = await ServerProcess.StartAsync(
+                             root, "--Storage:Provider=postgres", $"--ConnectionStrings:Jobs={database}", "--Node:Roles=worker",
+                             "--Jobs:MaxConcurrentJobs=1", "--Jobs:LeaseDuration=00:00:02"))
+            {
+                running = await api.SubmitJobAsync(ServerFixture.Synthetic(600, fps: 20, width: 64, height: 64), ["frame_quality"]);
+                await api.WaitForStatusAsync(running, TimeSpan.FromSeconds(30), "running");
+                queued = await api.SubmitJobAsync(ServerFixture.Synthetic(3, width: 64, height: 64), ["frame_quality"]);
+                doomed.Kill();
+            }
+
+            // Nobody renews the lease now: after 2 s any node fails the job; a new worker runs the queued one.
+            await using var survivor = await NodeAsync(database, "worker", leaseDuration: "00:00:02");
+            var lost = await api.WaitForStatusAsync(running, TimeSpan.FromSeconds(20), "failed", "completed", "cancelled");
+            Assert.Equal("failed", lost.GetProperty("status").GetString());
+            Assert.StartsWith("WORKER_LOST", lost.GetProperty("error").GetString(), StringComparison.Ordinal);
+
+            var ran = await api.WaitForStatusAsync(queued, TimeSpan.FromSeconds(20), "completed", "failed");
+            Assert.Equal("completed", ran.GetProperty("status").GetString());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static Task<ServerFixture> NodeAsync(string database, string roles, ListLoggerProvider? logs = null, string leaseDuration = "00:00:30") =>
+        ServerFixture.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Storage:Provider"] = "postgres", ["ConnectionStrings:Jobs"] = database, ["Node:Roles"] = roles,
+                ["Jobs:LeaseDuration"] = leaseDuration, ["Logging:LogLevel:CleanRealtime.Infrastructure.Execution"] = "Information",
+            },
+            logs is null ? null : services => services.AddSingleton<ILoggerProvider>(logs));
+}
