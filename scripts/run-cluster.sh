@@ -1,37 +1,34 @@
 #!/usr/bin/env bash
-# Starts a cluster on this machine: PostgreSQL (and Redis) in Docker, and N server nodes on consecutive ports
-# (default 3: api+worker on 8001, api-only on 8002, worker-only on 8003; more nodes are api+worker). Prints their URLs
-# and stops everything on Ctrl-C.
-#   scripts/run-cluster.sh [N]      env: BASE_PORT (8001), PG_PORT (55432), REDIS_PORT (56379),
-#                                        CLEANREALTIME_POSTGRES_IMAGE (postgres:15), CLEANREALTIME_REDIS_IMAGE (redis:7.0)
+# Starts a cluster on this machine: PostgreSQL in Docker, and N server nodes on consecutive ports sharing its job store
+# and queue (default 3: api+worker on 8001, api-only on 8002, worker-only on 8003; more nodes are api+worker). Prints
+# their URLs and stops everything on Ctrl-C.
+#   scripts/run-cluster.sh [N]      env: BASE_PORT (8001), PG_PORT (55432), CLEANREALTIME_POSTGRES_IMAGE (postgres:15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes="${1:-3}"
 base_port="${BASE_PORT:-8001}"
 pg_port="${PG_PORT:-55432}"
-redis_port="${REDIS_PORT:-56379}"
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/run-cluster.sh [number of nodes]" >&2; exit 2; }
 
 scripts/bootstrap.sh
 source scripts/containers.sh
-[ "${CLEANREALTIME_CONTAINER_TESTS:-}" = "on" ] || { echo "run-cluster: Docker is needed for PostgreSQL and Redis" >&2; exit 1; }
+[ "${CLEANREALTIME_CONTAINER_TESTS:-}" = "on" ] || { echo "run-cluster: Docker is needed for PostgreSQL" >&2; exit 1; }
 
 run_dir="$(pwd)/.cluster"
 mkdir -p "$run_dir" media
-pg="cleanrealtime-pg-$$"; redis="cleanrealtime-redis-$$"; pids=()
+pg="cleanrealtime-pg-$$"; pids=()
 cleanup() {
   trap - EXIT INT TERM
-  echo; echo "run-cluster: stopping ${#pids[@]} nodes, PostgreSQL and Redis"
+  echo; echo "run-cluster: stopping ${#pids[@]} nodes and PostgreSQL"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  docker rm -f "$pg" "$redis" >/dev/null 2>&1 || true
+  docker rm -f "$pg" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
 
 password="cleanrealtime-$RANDOM$RANDOM"
 docker run -d --name "$pg" -e POSTGRES_PASSWORD="$password" -e POSTGRES_DB=cleanrealtime \
   -p "127.0.0.1:$pg_port:5432" "${CLEANREALTIME_POSTGRES_IMAGE:-postgres:15}" >/dev/null
-docker run -d --name "$redis" -p "127.0.0.1:$redis_port:6379" "${CLEANREALTIME_REDIS_IMAGE:-redis:7.0}" >/dev/null
 for _ in $(seq 1 60); do
   docker exec "$pg" pg_isready -q -h 127.0.0.1 -U postgres -d cleanrealtime 2>/dev/null && break
   sleep 1
@@ -47,7 +44,7 @@ for i in $(seq 1 "$nodes"); do
   if [ "$nodes" -ge 3 ] && [ "$i" -eq 2 ]; then roles="api"; fi
   if [ "$nodes" -ge 2 ] && [ "$i" -eq "$nodes" ]; then roles="worker"; fi
   dotnet "$run_dir/api/CleanRealtime.Api.dll" --contentRoot="$run_dir/api" --Urls="http://localhost:$port" --Storage:Provider=postgres \
-    --ConnectionStrings:Jobs="$jobs_db" --ConnectionStrings:Redis="127.0.0.1:$redis_port" \
+    --ConnectionStrings:Jobs="$jobs_db" \
     --Node:Roles="$roles" --Node:Id="node$i" --Media:Root="$(pwd)/media" >"$run_dir/node$i.log" 2>&1 &
   pids+=("$!")
   echo "node$i  http://localhost:$port  roles=$roles  log=$run_dir/node$i.log"
@@ -56,5 +53,5 @@ for i in $(seq 1 "$nodes"); do
     for _ in $(seq 1 120); do curl -fs "http://localhost:$port/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
   fi
 done
-echo "PostgreSQL 127.0.0.1:$pg_port (database cleanrealtime), Redis 127.0.0.1:$redis_port. Ctrl-C stops everything."
+echo "PostgreSQL 127.0.0.1:$pg_port (database cleanrealtime). Ctrl-C stops everything."
 wait

@@ -1,0 +1,96 @@
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Devices;
+using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Jobs.CreateJob;
+using CleanRealtime.Application.Jobs.FailLostJob;
+using CleanRealtime.Application.Jobs.PurgeJobs;
+using CleanRealtime.Domain.Jobs;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using NSubstitute;
+
+namespace CleanRealtime.UnitTests.Application.Jobs;
+
+/// <summary>The queue caps of job admission, retention of finished jobs, and failing a job whose worker vanished.</summary>
+public sealed class JobAdmissionAndLifetimeTests : IDisposable
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
+    private readonly IJobRepository _repository = Substitute.For<IJobRepository>();
+    private readonly IJobQueue _queue = Substitute.For<IJobQueue>();
+    private readonly JobAdmission _admission = new();
+    private readonly FakeTimeProvider _clock = new(Now);
+    private readonly JobsOptions _options = new() { MaxQueuedJobs = 10, MaxQueuedJobsPerClient = 2, Retention = TimeSpan.FromDays(7) };
+
+    public void Dispose() => _admission.Dispose();
+
+    [Fact]
+    public async Task CreateJob_ServerQueueFull_IsRefusedWithRetryAfterAndNothingStored()
+    {
+        _repository.CountQueuedAsync(null, Arg.Any<CancellationToken>()).Returns(10);
+
+        var refused = await Assert.ThrowsAsync<CapacityExceededException>(() => Create("key:a"));
+
+        Assert.Contains("10 jobs waiting", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(CreateJobHandler.QueueRetryAfter, refused.RetryAfter);
+        await _repository.DidNotReceiveWithAnyArgs().AddAsync(default!, default, default);
+        await _queue.DidNotReceiveWithAnyArgs().EnqueueAsync(default, default);
+    }
+
+    [Fact]
+    public async Task CreateJob_ClientAtItsShare_IsRefusedWhileAnotherClientIsAccepted()
+    {
+        _repository.CountQueuedAsync(null, Arg.Any<CancellationToken>()).Returns(3);
+        _repository.CountQueuedAsync("key:a", Arg.Any<CancellationToken>()).Returns(2);
+        _repository.CountQueuedAsync("key:b", Arg.Any<CancellationToken>()).Returns(1);
+
+        var refused = await Assert.ThrowsAsync<CapacityExceededException>(() => Create("key:a"));
+        var accepted = await Create("key:b");
+
+        Assert.Contains("You already have 2 jobs waiting", refused.Message, StringComparison.Ordinal);
+        await _repository.Received(1).AddAsync(Arg.Is<Job>(j => j.Id == accepted.Id), "key:b", Arg.Any<CancellationToken>());
+        await _queue.Received(1).EnqueueAsync(accepted.Id, Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task PurgeExpiredJobs_DeletesWhatEndedBeforeNowMinusRetention()
+    {
+        _repository.DeleteFinishedAsync(Now - TimeSpan.FromDays(7), Arg.Any<CancellationToken>()).Returns(4);
+        var handler = new PurgeExpiredJobsHandler(_repository, Options.Create(_options), _clock, NullLogger<PurgeExpiredJobsHandler>.Instance);
+
+        Assert.Equal(4, await handler.Handle(new PurgeExpiredJobs(), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task FailLostJob_RunningJob_IsFailedWithWorkerLost()
+    {
+        var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], Now);
+        job.Start(Now);
+        _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
+        var handler = new FailLostJobHandler(_repository, _clock, NullLogger<FailLostJobHandler>.Instance);
+
+        Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+
+        await _repository.Received(1).SaveAsync(
+            Arg.Is<JobMemento>(m => m.Status == JobStatus.Failed && m.Error!.StartsWith("WORKER_LOST: ", StringComparison.Ordinal) && m.CompletedAt == Now),
+            Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task FailLostJob_JobThatEndedMeanwhile_IsLeftAlone()
+    {
+        var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], Now);
+        job.Start(Now);
+        job.Complete(Now);
+        _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
+        var handler = new FailLostJobHandler(_repository, _clock, NullLogger<FailLostJobHandler>.Instance);
+
+        Assert.False(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+        await _repository.DidNotReceiveWithAnyArgs().SaveAsync(default!, default);
+    }
+
+    private Task<JobMemento> Create(string client) =>
+        new CreateJobHandler(
+                _repository, _queue, Substitute.For<IDeviceProbe>(), _admission, Options.Create(_options), _clock, NullLogger<CreateJobHandler>.Instance)
+            .Handle(new CreateJob("synthetic:pitch", "cpu", ["frame_quality"], client), CancellationToken.None);
+}
