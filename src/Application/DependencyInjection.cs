@@ -39,6 +39,7 @@ public static class DependencyInjection
         services.AddSingleton<Realtime.Events.JobStreams>();
         services.AddSingleton<Realtime.Events.JobHistory>();
         services.AddSingleton<Realtime.Events.ReplayRetention>();
+        services.AddSingleton<Realtime.Events.LostJobStreams>();
         services.AddTransient<JobProjection>();
         services.AddTransient<InspectorService>();
         services.AddTransient<ToolRunner>();

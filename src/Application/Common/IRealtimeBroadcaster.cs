@@ -9,10 +9,4 @@ namespace CleanRealtime.Application.Common;
 public interface IRealtimeBroadcaster
 {
     void Publish(PublishedMessage message);
-
-    /// <summary>
-    /// Whether anyone would receive a message about <paramref name="jobId"/> (null: a message about no job) right now;
-    /// lets publishers of messages that are not logged skip building them.
-    /// </summary>
-    bool HasSubscribers(Guid? jobId);
 }

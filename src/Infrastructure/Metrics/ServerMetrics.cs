@@ -1,7 +1,7 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Domain.Jobs;
-using CleanRealtime.Infrastructure.Realtime;
+using CleanRealtime.Application.Realtime.Connections;
 using MediatR;
 using Prometheus;
 
@@ -19,7 +19,7 @@ public sealed class ServerMetrics
     private readonly Gauge _connections;
     private readonly Gauge _outboundQueue;
 
-    public ServerMetrics(IJobRepository repository, ConnectionManager connections)
+    public ServerMetrics(IJobRepository repository, IConnectionStore connections)
     {
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(connections);
@@ -46,7 +46,7 @@ public sealed class ServerMetrics
             }
 
             _jobQueue.Set(counts.GetValueOrDefault(JobStatus.Queued));
-            var open = connections.Connections;
+            var open = connections.Subscribers;
             _connections.Set(open.Count);
             _outboundQueue.Set(open.Sum(c => c.QueueDepth));
         });

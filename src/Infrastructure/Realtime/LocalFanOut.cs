@@ -24,6 +24,4 @@ public sealed class LocalFanOut(ConnectionStore store) : IRealtimeBroadcaster
             subscriber.Enqueue(outbound);
         }
     }
-
-    public bool HasSubscribers(Guid? jobId) => store.HasSubscribers(jobId);
 }

@@ -1,5 +1,7 @@
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
+using CleanRealtime.Domain.Realtime;
 using MediatR;
 using Microsoft.Extensions.Logging;
 
@@ -11,10 +13,11 @@ namespace CleanRealtime.Application.Jobs.FailLostJob;
 /// </summary>
 public sealed record FailLostJob(Guid JobId) : IRequest<bool>;
 
-public sealed partial class FailLostJobHandler(IJobRepository repository, TimeProvider time, ILogger<FailLostJobHandler> logger)
+public sealed partial class FailLostJobHandler(
+    IJobRepository repository, LostJobStreams lostStreams, TimeProvider time, ILogger<FailLostJobHandler> logger)
     : IRequestHandler<FailLostJob, bool>
 {
-    public const string Code = "WORKER_LOST";
+    public const string Code = ErrorCodes.WorkerLost;
     public const string Reason = "the worker running the job stopped answering (its lease expired); submit it again";
 
     public async Task<bool> Handle(FailLostJob request, CancellationToken cancellationToken)
@@ -29,6 +32,9 @@ public sealed partial class FailLostJobHandler(IJobRepository repository, TimePr
 
         var job = Job.Restore(state);
         job.Fail($"{Code}: {Reason}", time.GetUtcNow());
+
+        // Its stream is ended in the log before its final state is stored, as for a job that ends on its own.
+        await lostStreams.EndAsync(request.JobId, Reason, cancellationToken).ConfigureAwait(false);
         await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
         LogLost(request.JobId);
         return true;

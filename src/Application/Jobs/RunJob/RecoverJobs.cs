@@ -1,7 +1,6 @@
 using CleanRealtime.Application.Common;
-using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
-using CleanRealtime.Domain.Realtime;
 using MediatR;
 using Microsoft.Extensions.Logging;
 
@@ -19,9 +18,7 @@ public sealed record RecoveredJobs(int Requeued, int Failed);
 public sealed partial class RecoverJobsHandler(
     IJobRepository repository,
     IJobQueue queue,
-    IJobEventLog events,
-    RealtimeMessages messages,
-    MessageSerializer serializer,
+    LostJobStreams lostStreams,
     TimeProvider time,
     ILogger<RecoverJobsHandler> logger)
     : IRequestHandler<RecoverJobs, RecoveredJobs>
@@ -36,7 +33,7 @@ public sealed partial class RecoverJobsHandler(
             if (job.Status == JobStatus.Running)
             {
                 job.Fail(InterruptedReason, time.GetUtcNow());
-                await EndEventLogAsync(job.Id, cancellationToken).ConfigureAwait(false);
+                await lostStreams.EndAsync(job.Id, InterruptedReason, cancellationToken).ConfigureAwait(false);
                 await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
                 LogFailed(job.Id);
                 failed++;
@@ -54,29 +51,6 @@ public sealed partial class RecoverJobsHandler(
         }
 
         return new RecoveredJobs(requeued, failed);
-    }
-
-    private async Task EndEventLogAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        var last = (await events.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false))?.LastSeq ?? 0;
-        RealtimePayload[] end =
-        [
-            new ErrorPayload(InterruptedReason, JobId: jobId, Details: new ErrorDetails(ErrorCodes.WorkerLost, InterruptedReason)),
-            new ProgressPayload(jobId, 100, JobStatus.Failed.ToWire()),
-        ];
-        var appended = new List<JobEvent>(end.Length);
-        foreach (var payload in end)
-        {
-            if (messages.TryCreate(payload, out var message))
-            {
-                var sequenced = message with { Seq = last + appended.Count + 1 };
-                appended.Add(new JobEvent(
-                    jobId, sequenced.Seq!.Value, sequenced.Type, serializer.Serialize(sequenced), sequenced.Timestamp,
-                    EndsJob: payload is ProgressPayload));
-            }
-        }
-
-        await events.AppendAsync(appended, cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was running when the server stopped; marked failed")]

@@ -16,6 +16,9 @@ public interface IRealtimeSubscriber
     /// <summary>Who opened it (the verified API key, else the client address): what the per-client limit counts.</summary>
     string? Client { get; }
 
+    /// <summary>Messages waiting in its outbound queue.</summary>
+    int QueueDepth { get; }
+
     /// <summary>Queues a message already serialized; never waits.</summary>
     bool Enqueue(OutboundMessage message);
 }

@@ -20,6 +20,36 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("CleanRealtime.Infrastructure.Events.JobEventRow", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Seq")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAtTicks")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("EndsJob")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<byte[]>("Json")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("JobId", "Seq");
+
+                    b.HasIndex("EndsJob", "CreatedAtTicks");
+
+                    b.ToTable("job_events", (string)null);
+                });
+
             modelBuilder.Entity("CleanRealtime.Infrastructure.Persistence.FrameRow", b =>
                 {
                     b.Property<string>("JobId")
@@ -127,6 +157,15 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                     b.HasIndex("Status", "SubmittedBy");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("CleanRealtime.Infrastructure.Events.JobEventRow", b =>
+                {
+                    b.HasOne("CleanRealtime.Infrastructure.Persistence.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("CleanRealtime.Infrastructure.Persistence.FrameRow", b =>

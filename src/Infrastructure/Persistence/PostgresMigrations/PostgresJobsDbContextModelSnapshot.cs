@@ -22,6 +22,36 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("CleanRealtime.Infrastructure.Events.JobEventRow", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasColumnType("character varying(36)");
+
+                    b.Property<long>("Seq")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CreatedAtTicks")
+                        .HasColumnType("bigint");
+
+                    b.Property<bool>("EndsJob")
+                        .HasColumnType("boolean");
+
+                    b.Property<byte[]>("Json")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.HasKey("JobId", "Seq");
+
+                    b.HasIndex("EndsJob", "CreatedAtTicks");
+
+                    b.ToTable("job_events", (string)null);
+                });
+
             modelBuilder.Entity("CleanRealtime.Infrastructure.Persistence.FrameRow", b =>
                 {
                     b.Property<string>("JobId")
@@ -129,6 +159,15 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
                     b.HasIndex("Status", "SubmittedBy");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("CleanRealtime.Infrastructure.Events.JobEventRow", b =>
+                {
+                    b.HasOne("CleanRealtime.Infrastructure.Persistence.JobRow", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("CleanRealtime.Infrastructure.Persistence.FrameRow", b =>

@@ -166,8 +166,6 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
         where T : RealtimePayload => [.. _messages.Select(m => m.Payload).OfType<T>()];
 
     public void Publish(PublishedMessage message) => _messages.Enqueue(message.Message);
-
-    public bool HasSubscribers(Guid? jobId) => true;
 }
 
 /// <summary>Records a message, then hands it on.</summary>
@@ -178,8 +176,6 @@ internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadc
         first.Publish(message);
         second.Publish(message);
     }
-
-    public bool HasSubscribers(Guid? jobId) => first.HasSubscribers(jobId) || second.HasSubscribers(jobId);
 }
 
 /// <summary>

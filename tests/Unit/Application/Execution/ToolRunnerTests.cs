@@ -390,7 +390,6 @@ public sealed class ToolRunnerTests
     public async Task Relay_WithNoSubscriber_StillSequencesAndLogsEveryMessageBeforeTheFinalSave()
     {
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
-        broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(false);
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo")], frames: 3, broadcaster: broadcaster);
         var savedWhenLogged = new List<long>();
         h.Repository.When(r => r.SaveAsync(Arg.Is<JobMemento>(j => j.Status == JobStatus.Completed), Arg.Any<CancellationToken>()))
@@ -417,7 +416,6 @@ public sealed class ToolRunnerTests
     public async Task ToolRunnerHandlesBroadcastError()
     {
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
-        broadcaster.HasSubscribers(Arg.Any<Guid?>()).Returns(true);
         broadcaster.When(b => b.Publish(Arg.Any<PublishedMessage>())).Do(_ => throw new InvalidOperationException("socket layer down"));
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), TestPlugin.Warning("warner", "low light")], frames: 3, broadcaster: broadcaster);
 

@@ -4,7 +4,11 @@ using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.CreateJob;
 using CleanRealtime.Application.Jobs.FailLostJob;
 using CleanRealtime.Application.Jobs.PurgeJobs;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Jobs;
+using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -18,6 +22,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
     private readonly IJobRepository _repository = Substitute.For<IJobRepository>();
     private readonly IJobQueue _queue = Substitute.For<IJobQueue>();
+    private readonly IJobEventLog _events = Substitute.For<IJobEventLog>();
     private readonly JobAdmission _admission = new();
     private readonly FakeTimeProvider _clock = new(Now);
     private readonly JobsOptions _options = new() { MaxQueuedJobs = 10, MaxQueuedJobsPerClient = 2, Retention = TimeSpan.FromDays(7) };
@@ -67,9 +72,20 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], Now);
         job.Start(Now);
         _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
-        var handler = new FailLostJobHandler(_repository, _clock, NullLogger<FailLostJobHandler>.Instance);
+        _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 41, false));
+        var logged = new List<JobEvent>();
+        _events.When(e => e.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()))
+            .Do(c => logged.AddRange(c.Arg<IReadOnlyList<JobEvent>>()));
+        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
 
         Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+
+        // Its stream ends in the log after the last message kept: WORKER_LOST, then progress 100 failed.
+        Assert.Equal([42L, 43], logged.Select(e => e.Seq));
+        Assert.Equal([MessageType.Error, MessageType.Progress], logged.Select(e => e.Type));
+        Assert.Contains("\"error_code\":\"WORKER_LOST\"", System.Text.Encoding.UTF8.GetString(logged[0].Json), StringComparison.Ordinal);
+        Assert.Contains("\"stage\":\"failed\"", System.Text.Encoding.UTF8.GetString(logged[1].Json), StringComparison.Ordinal);
+        Assert.Equal([false, true], logged.Select(e => e.EndsJob));
 
         await _repository.Received(1).SaveAsync(
             Arg.Is<JobMemento>(m => m.Status == JobStatus.Failed && m.Error!.StartsWith("WORKER_LOST: ", StringComparison.Ordinal) && m.CompletedAt == Now),
@@ -83,11 +99,15 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         job.Start(Now);
         job.Complete(Now);
         _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
-        var handler = new FailLostJobHandler(_repository, _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
 
         Assert.False(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
         await _repository.DidNotReceiveWithAnyArgs().SaveAsync(default!, default);
+        await _events.DidNotReceiveWithAnyArgs().AppendAsync(default!, default);
     }
+
+    private LostJobStreams LostStreams() =>
+        new(_events, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance), new MessageSerializer());
 
     private Task<JobMemento> Create(string client) =>
         new CreateJobHandler(
