@@ -110,6 +110,22 @@ public sealed partial class Connection : IRealtimeSubscriber
         return EnqueueNow(message);
     }
 
+    /// <summary>
+    /// Queues the welcome, before the connection can receive anything published. A job message in it (the snapshot's
+    /// last published <c>progress</c>) may still be on its way through the fan-out: it is not sent twice.
+    /// </summary>
+    internal void Greet(IReadOnlyList<OutboundMessage> welcome)
+    {
+        foreach (var message in welcome)
+        {
+            EnqueueNow(message);
+            if (message.Seq > Volatile.Read(ref _replayedUpTo))
+            {
+                Volatile.Write(ref _replayedUpTo, message.Seq.Value);
+            }
+        }
+    }
+
     private bool TryHold(OutboundMessage message)
     {
         lock (_holdGate)

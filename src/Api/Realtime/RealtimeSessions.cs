@@ -40,10 +40,7 @@ public sealed partial class RealtimeSessions(
         var connection = new Connection(transport, jobId, sessionId, client, new SessionContext(_options, time, _logger, store, Serialize), replay);
 
         // Queued before the store can hand it anything published.
-        foreach (var outbound in welcome ?? [])
-        {
-            connection.Enqueue(outbound);
-        }
+        connection.Greet(welcome ?? []);
 
         if (store.TryAdd(connection) is { } refusal)
         {

@@ -120,6 +120,26 @@ public sealed class ConnectionReplayTests
         Assert.False(transport.TryTake(out _));
     }
 
+    [Fact]
+    public async Task Snapshot_ItsProgressArrivingLiveAfterTheWelcome_IsNotSentTwice()
+    {
+        await using var harness = new RealtimeHarness();
+        var transport = new RecordingTransport();
+        var log = new List<OutboundMessage>();
+        var snapshot = harness.Serializer.ToOutbound(harness.Message(Progress(Job, 40)) with { Seq = 5 });
+
+        // The welcome holds the job's last published progress (seq 5), whose fan-out had not run yet.
+        harness.Manager.TryAdd(transport, Job, null, [.. harness.Welcome(new PingPayload(30)), snapshot]);
+        harness.FanOut.Publish(new PublishedMessage(harness.Message(Progress(Job, 40)) with { Seq = 5 }, snapshot));
+        PublishAndLog(harness, log, 6);
+
+        Assert.Equal(MessageType.Ping, (await transport.NextAsync()).Type);
+        Assert.Equal(5, (await transport.NextAsync()).Seq);
+        Assert.Equal(6, (await transport.NextAsync()).Seq);
+        await Task.Delay(50);
+        Assert.False(transport.TryTake(out _));
+    }
+
     private static void PublishAndLog(RealtimeHarness harness, List<OutboundMessage> log, long seq)
     {
         var message = harness.Message(Status(Job, (int)seq)) with { Seq = seq };
