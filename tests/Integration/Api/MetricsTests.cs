@@ -19,6 +19,11 @@ public sealed class MetricsTests : IAsyncLifetime
         var (_, state) = await _server.RunJobAsync(ServerFixture.Synthetic(3, width: 64, height: 64), ["frame_quality", "motion_detection"]);
         Assert.Equal("completed", state.GetProperty("status").GetString());
 
+        // The jobs gauge counts the store, which receives a finished job's final state just after the live job reports
+        // it (once its events are logged): wait for that save instead of racing it.
+        await ServerFixture.WaitUntilAsync(
+            async () => (await _server.Http.GetStringAsync("/metrics")).Split('\n').Contains("cleanrealtime_jobs{status=\"completed\"} 1"),
+            TimeSpan.FromSeconds(10), "the stored job counts as completed");
         using var response = await _server.Http.GetAsync("/metrics");
         var text = await response.Content.ReadAsStringAsync();
 
