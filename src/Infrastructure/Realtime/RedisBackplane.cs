@@ -1,0 +1,303 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Threading.Channels;
+using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Realtime;
+using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Infrastructure.Execution;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace CleanRealtime.Infrastructure.Realtime;
+
+/// <summary>
+/// The fan-out with <c>Realtime:Backplane=redis</c> (SignalR's RedisHubLifetimeManager): a message published here goes
+/// to this node's subscribers through <see cref="LocalFanOut"/> and is queued for the other nodes; the publisher never
+/// waits for Redis.
+/// </summary>
+internal sealed class RedisBackplane(LocalFanOut local, RedisLink link) : IRealtimeBroadcaster
+{
+    public void Publish(PublishedMessage message)
+    {
+        local.Publish(message);
+        if (message.JobId is { } jobId && message.Outbound.Seq is { } seq)
+        {
+            link.Enqueue(jobId, seq, message.Outbound, message.EndsJob);
+        }
+    }
+
+    public void Deliver(Guid jobId, OutboundMessage message) => local.Deliver(jobId, message);
+
+    public bool HasSubscribers(Guid? jobId) => local.HasSubscribers(jobId);
+}
+
+/// <summary>
+/// This node's link to Redis: one channel that every node publishes its job messages to and subscribes to. Outgoing
+/// messages wait in a bounded outbox (the oldest dropped when it is full, or sent nowhere while Redis is down: the
+/// other nodes fill what they miss from the event log); incoming ones from other nodes go to the
+/// <see cref="RemoteJobStreams"/> in the order Redis delivers them. The link's failures and returns are logged and
+/// reported to the mirrors, which catch up from the log.
+/// </summary>
+internal sealed partial class RedisLink : BackgroundService
+{
+    public static readonly RedisChannel Channel = RedisChannel.Literal("cleanrealtime:job-messages");
+
+    private readonly string _connectionString;
+    private readonly NodeIdentity _node;
+    private readonly RemoteJobStreams _remote;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RedisLink> _logger;
+    private readonly Channel<BackplaneMessage> _outbox;
+    private long _dropped;
+    private ConnectionMultiplexer? _redis;
+
+    public RedisLink(
+        RedisConnection connection, NodeIdentity node, RemoteJobStreams remote, IOptions<RealtimeOptions> options, TimeProvider time,
+        ILogger<RedisLink> logger)
+    {
+        _connectionString = connection.ConnectionString;
+        _node = node;
+        _remote = remote;
+        _time = time;
+        _logger = logger;
+        _outbox = System.Threading.Channels.Channel.CreateBounded<BackplaneMessage>(
+            new BoundedChannelOptions(Math.Max(1, options.Value.BackplaneOutboxCapacity))
+            {
+                SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.DropOldest,
+            },
+            dropped => CountDropped(dropped.JobId, dropped.Seq));
+    }
+
+    /// <summary>Whether the link to Redis is up now.</summary>
+    public bool IsConnected => _redis?.IsConnected == true;
+
+    /// <summary>Queues a message for the other nodes; never waits.</summary>
+    public void Enqueue(Guid jobId, long seq, OutboundMessage message, bool endsJob) =>
+        _outbox.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var configuration = ConfigurationOptions.Parse(_connectionString);
+        configuration.AbortOnConnectFail = false;
+        configuration.ClientName ??= "cleanrealtime:" + _node.Id;
+        _redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        _redis.ConnectionFailed += (_, e) => OnFailed(e);
+        _redis.ConnectionRestored += (_, e) => OnRestored(e);
+        if (_redis.IsConnected)
+        {
+            LogConnected(_node.Id, string.Join(", ", configuration.EndPoints));
+        }
+        else
+        {
+            LogNotConnected(string.Join(", ", configuration.EndPoints));
+            _remote.LinkLost();
+        }
+
+        var subscriber = _redis.GetSubscriber();
+        var incoming = await SubscribeAsync(subscriber, stoppingToken);
+        incoming.OnMessage(Receive);
+        try
+        {
+            await SendAsync(subscriber, stoppingToken);
+        }
+        finally
+        {
+            await incoming.UnsubscribeAsync();
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _outbox.Writer.TryComplete();
+        _remote.Stop();
+        await base.StopAsync(cancellationToken);
+        if (_redis is not null)
+        {
+            await _redis.CloseAsync();
+            await _redis.DisposeAsync();
+            LogDisconnected(_node.Id);
+        }
+    }
+
+    /// <summary>Subscribes once Redis answers (the multiplexer subscribes again by itself after every reconnect).</summary>
+    private async Task<ChannelMessageQueue> SubscribeAsync(ISubscriber subscriber, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await subscriber.SubscribeAsync(Channel);
+            }
+            catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+            {
+                LogSubscribeFailed(ex, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Drains the outbox: fire-and-forget publishes while the link is up; while it is down the messages are dropped.</summary>
+    private async Task SendAsync(ISubscriber subscriber, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var message in _outbox.Reader.ReadAllAsync(stoppingToken))
+            {
+                if (_redis!.IsConnected)
+                {
+                    await subscriber.PublishAsync(Channel, Encode(message), CommandFlags.FireAndForget);
+                }
+                else
+                {
+                    CountDropped(message.JobId, message.Seq);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: what is still queued is in the event log.
+        }
+    }
+
+    private void Receive(ChannelMessage received)
+    {
+        if (!TryDecode(received.Message, out var message))
+        {
+            LogUndecodable(((byte[]?)received.Message)?.Length ?? 0);
+            return;
+        }
+
+        if (message.NodeId == _node.Id)
+        {
+            return;
+        }
+
+        _remote.Receive(message);
+    }
+
+    private void OnFailed(ConnectionFailedEventArgs e)
+    {
+        LogLinkFailed(e.Exception, e.ConnectionType.ToString(), e.EndPoint?.ToString(), e.FailureType.ToString());
+        _remote.LinkLost();
+    }
+
+    private void OnRestored(ConnectionFailedEventArgs e)
+    {
+        LogLinkRestored(e.ConnectionType.ToString(), e.EndPoint?.ToString(), Interlocked.Read(ref _dropped));
+        _remote.LinkRestored();
+    }
+
+    private void CountDropped(Guid jobId, long seq)
+    {
+        var dropped = Interlocked.Increment(ref _dropped);
+        if (dropped == 1 || dropped % 1000 == 0)
+        {
+            LogDropped(jobId, seq, dropped);
+        }
+    }
+
+    // Wire format, version 1: [1][flags: 1 = ends the job][type][seq: int64 BE][job id: 16][node id length: int16 BE]
+    // [node id: UTF-8][the envelope's JSON bytes, as every subscriber receives them].
+    private const byte Version = 1;
+    private const int HeaderLength = 1 + 1 + 1 + 8 + 16 + 2;
+
+    internal static byte[] Encode(BackplaneMessage message)
+    {
+        var node = Encoding.UTF8.GetBytes(message.NodeId);
+        var bytes = new byte[HeaderLength + node.Length + message.Json.Length];
+        var span = bytes.AsSpan();
+        span[0] = Version;
+        span[1] = message.EndsJob ? (byte)1 : (byte)0;
+        span[2] = (byte)message.Type;
+        BinaryPrimitives.WriteInt64BigEndian(span[3..], message.Seq);
+        message.JobId.TryWriteBytes(span.Slice(11, 16));
+        BinaryPrimitives.WriteInt16BigEndian(span[27..], checked((short)node.Length));
+        node.CopyTo(span[HeaderLength..]);
+        message.Json.CopyTo(span[(HeaderLength + node.Length)..]);
+        return bytes;
+    }
+
+    internal static bool TryDecode(RedisValue value, out BackplaneMessage message)
+    {
+        message = null!;
+        var bytes = (byte[]?)value;
+        if (bytes is null || bytes.Length < HeaderLength || bytes[0] != Version || !Enum.IsDefined((MessageType)bytes[2]))
+        {
+            return false;
+        }
+
+        var span = bytes.AsSpan();
+        var nodeLength = BinaryPrimitives.ReadInt16BigEndian(span[27..]);
+        if (nodeLength < 0 || HeaderLength + nodeLength > bytes.Length)
+        {
+            return false;
+        }
+
+        message = new BackplaneMessage(
+            Encoding.UTF8.GetString(span.Slice(HeaderLength, nodeLength)), new Guid(span.Slice(11, 16)),
+            BinaryPrimitives.ReadInt64BigEndian(span[3..]), (MessageType)bytes[2], (bytes[1] & 1) != 0,
+            span[(HeaderLength + nodeLength)..].ToArray());
+        return message.Seq >= 1;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backplane connected to Redis ({Endpoints}) as node {NodeId}")]
+    private partial void LogConnected(string nodeId, string endpoints);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: Redis ({Endpoints}) is not reachable yet; retrying in the background, subscribers here read the event log meanwhile")]
+    private partial void LogNotConnected(string endpoints);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backplane disconnected from Redis (node {NodeId} stopping)")]
+    private partial void LogDisconnected(string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane link to Redis failed ({ConnectionType} connection to {Endpoint}: {FailureType})")]
+    private partial void LogLinkFailed(Exception? exception, string connectionType, string? endpoint, string failureType);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backplane link to Redis restored ({ConnectionType} connection to {Endpoint}); {Dropped} messages not sent so far")]
+    private partial void LogLinkRestored(string connectionType, string? endpoint, long dropped);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: subscribing to Redis failed (attempt {Attempt}); retrying")]
+    private partial void LogSubscribeFailed(Exception exception, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: message {Seq} of job {JobId} not sent to Redis (link down or outbox full; {Dropped} so far); other nodes fill it from the event log")]
+    private partial void LogDropped(Guid jobId, long seq, long dropped);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Backplane: ignored a Redis message of {Length} bytes that is not a job message")]
+    private partial void LogUndecodable(int length);
+}
+
+/// <summary><c>ConnectionStrings:Redis</c> (StackExchange.Redis configuration string).</summary>
+internal sealed record RedisConnection(string ConnectionString);
+
+/// <summary>Runs <see cref="RemoteJobStreams.SweepAsync"/> every <see cref="RealtimeOptions.BackplaneCatchUpInterval"/>.</summary>
+internal sealed partial class RemoteJobSweepService(RemoteJobStreams remote, IOptions<RealtimeOptions> options, TimeProvider time, ILogger<RemoteJobSweepService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.BackplaneCatchUpInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await remote.SweepAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogSweepFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: checking the mirrored jobs against the event log failed; next round in one interval")]
+    private partial void LogSweepFailed(Exception exception);
+}
