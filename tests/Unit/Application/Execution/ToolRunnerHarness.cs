@@ -167,6 +167,9 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
 
     public void Publish(PublishedMessage message) => _messages.Enqueue(message.Message);
 
+    public void Deliver(Guid jobId, OutboundMessage message) =>
+        throw new InvalidOperationException("A runner's messages are published, never delivered from another node.");
+
     public bool HasSubscribers(Guid? jobId) => true;
 }
 
@@ -177,6 +180,12 @@ internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadc
     {
         first.Publish(message);
         second.Publish(message);
+    }
+
+    public void Deliver(Guid jobId, OutboundMessage message)
+    {
+        first.Deliver(jobId, message);
+        second.Deliver(jobId, message);
     }
 
     public bool HasSubscribers(Guid? jobId) => first.HasSubscribers(jobId) || second.HasSubscribers(jobId);
