@@ -93,6 +93,7 @@ public static class DependencyInjection
                 }
 
                 services.AddSingleton(new RedisConnection(connectionString));
+                services.AddSingleton<BackplaneOutbox>();
                 services.AddSingleton<RedisLink>();
                 services.AddHostedService(sp => sp.GetRequiredService<RedisLink>());
                 services.AddHostedService<RemoteJobSweepService>();

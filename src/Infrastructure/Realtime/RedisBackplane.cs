@@ -18,14 +18,14 @@ namespace CleanRealtime.Infrastructure.Realtime;
 /// to this node's subscribers through <see cref="LocalFanOut"/> and is queued for the other nodes; the publisher never
 /// waits for Redis.
 /// </summary>
-internal sealed class RedisBackplane(LocalFanOut local, RedisLink link) : IRealtimeBroadcaster
+internal sealed class RedisBackplane(LocalFanOut local, BackplaneOutbox outbox) : IRealtimeBroadcaster
 {
     public void Publish(PublishedMessage message)
     {
         local.Publish(message);
         if (message.JobId is { } jobId && message.Outbound.Seq is { } seq)
         {
-            link.Enqueue(jobId, seq, message.Outbound, message.EndsJob);
+            outbox.Enqueue(jobId, seq, message.Outbound, message.EndsJob);
         }
     }
 
@@ -35,10 +35,59 @@ internal sealed class RedisBackplane(LocalFanOut local, RedisLink link) : IRealt
 }
 
 /// <summary>
+/// The messages waiting for Redis, bounded: when full the oldest is dropped (the other nodes fill it from the event
+/// log). Counted and logged, never waited on.
+/// </summary>
+internal sealed partial class BackplaneOutbox
+{
+    private readonly NodeIdentity _node;
+    private readonly ILogger<BackplaneOutbox> _logger;
+    private readonly Channel<BackplaneMessage> _queue;
+    private long _dropped;
+
+    public BackplaneOutbox(NodeIdentity node, IOptions<RealtimeOptions> options, ILogger<BackplaneOutbox> logger)
+    {
+        _node = node;
+        _logger = logger;
+        _queue = Channel.CreateBounded<BackplaneMessage>(
+            new BoundedChannelOptions(Math.Max(1, options.Value.BackplaneOutboxCapacity))
+            {
+                SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.DropOldest,
+            },
+            dropped => CountDropped(dropped));
+    }
+
+    public string NodeId => _node.Id;
+
+    /// <summary>Messages not sent to Redis so far (outbox full, or the link down).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public ChannelReader<BackplaneMessage> Reader => _queue.Reader;
+
+    /// <summary>Queues a message for the other nodes; never waits.</summary>
+    public void Enqueue(Guid jobId, long seq, OutboundMessage message, bool endsJob) =>
+        _queue.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json));
+
+    public void Complete() => _queue.Writer.TryComplete();
+
+    public void CountDropped(BackplaneMessage message)
+    {
+        var dropped = Interlocked.Increment(ref _dropped);
+        if (dropped == 1 || dropped % 1000 == 0)
+        {
+            LogDropped(message.JobId, message.Seq, dropped);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: message {Seq} of job {JobId} not sent to Redis (link down or outbox full; {Dropped} so far); other nodes fill it from the event log")]
+    private partial void LogDropped(Guid jobId, long seq, long dropped);
+}
+
+/// <summary>
 /// This node's link to Redis: one channel that every node publishes its job messages to and subscribes to. Outgoing
 /// messages wait in a bounded outbox (the oldest dropped when it is full, or sent nowhere while Redis is down: the
 /// other nodes fill what they miss from the event log); incoming ones from other nodes go to the
-/// <see cref="RemoteJobStreams"/> in the order Redis delivers them. The link's failures and returns are logged and
+/// <see cref="RemoteJobStreams"/> in the order Redis delivers them (a node ignores its own). The link's failures and returns are logged and
 /// reported to the mirrors, which catch up from the log.
 /// </summary>
 internal sealed partial class RedisLink : BackgroundService
@@ -46,49 +95,32 @@ internal sealed partial class RedisLink : BackgroundService
     public static readonly RedisChannel Channel = RedisChannel.Literal("cleanrealtime:job-messages");
 
     private readonly string _connectionString;
-    private readonly NodeIdentity _node;
+    private readonly BackplaneOutbox _outbox;
     private readonly RemoteJobStreams _remote;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisLink> _logger;
-    private readonly Channel<BackplaneMessage> _outbox;
-    private long _dropped;
     private ConnectionMultiplexer? _redis;
 
-    public RedisLink(
-        RedisConnection connection, NodeIdentity node, RemoteJobStreams remote, IOptions<RealtimeOptions> options, TimeProvider time,
-        ILogger<RedisLink> logger)
+    public RedisLink(RedisConnection connection, BackplaneOutbox outbox, RemoteJobStreams remote, TimeProvider time, ILogger<RedisLink> logger)
     {
         _connectionString = connection.ConnectionString;
-        _node = node;
+        _outbox = outbox;
         _remote = remote;
         _time = time;
         _logger = logger;
-        _outbox = System.Threading.Channels.Channel.CreateBounded<BackplaneMessage>(
-            new BoundedChannelOptions(Math.Max(1, options.Value.BackplaneOutboxCapacity))
-            {
-                SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.DropOldest,
-            },
-            dropped => CountDropped(dropped.JobId, dropped.Seq));
     }
-
-    /// <summary>Whether the link to Redis is up now.</summary>
-    public bool IsConnected => _redis?.IsConnected == true;
-
-    /// <summary>Queues a message for the other nodes; never waits.</summary>
-    public void Enqueue(Guid jobId, long seq, OutboundMessage message, bool endsJob) =>
-        _outbox.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var configuration = ConfigurationOptions.Parse(_connectionString);
         configuration.AbortOnConnectFail = false;
-        configuration.ClientName ??= "cleanrealtime:" + _node.Id;
+        configuration.ClientName ??= "cleanrealtime:" + _outbox.NodeId;
         _redis = await ConnectionMultiplexer.ConnectAsync(configuration);
         _redis.ConnectionFailed += (_, e) => OnFailed(e);
         _redis.ConnectionRestored += (_, e) => OnRestored(e);
         if (_redis.IsConnected)
         {
-            LogConnected(_node.Id, string.Join(", ", configuration.EndPoints));
+            LogConnected(_outbox.NodeId, string.Join(", ", configuration.EndPoints));
         }
         else
         {
@@ -111,14 +143,14 @@ internal sealed partial class RedisLink : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _outbox.Writer.TryComplete();
+        _outbox.Complete();
         _remote.Stop();
         await base.StopAsync(cancellationToken);
         if (_redis is not null)
         {
             await _redis.CloseAsync();
             await _redis.DisposeAsync();
-            LogDisconnected(_node.Id);
+            LogDisconnected(_outbox.NodeId);
         }
     }
 
@@ -152,7 +184,7 @@ internal sealed partial class RedisLink : BackgroundService
                 }
                 else
                 {
-                    CountDropped(message.JobId, message.Seq);
+                    _outbox.CountDropped(message);
                 }
             }
         }
@@ -170,7 +202,7 @@ internal sealed partial class RedisLink : BackgroundService
             return;
         }
 
-        if (message.NodeId == _node.Id)
+        if (message.NodeId == _outbox.NodeId)
         {
             return;
         }
@@ -186,17 +218,8 @@ internal sealed partial class RedisLink : BackgroundService
 
     private void OnRestored(ConnectionFailedEventArgs e)
     {
-        LogLinkRestored(e.ConnectionType.ToString(), e.EndPoint?.ToString(), Interlocked.Read(ref _dropped));
+        LogLinkRestored(e.ConnectionType.ToString(), e.EndPoint?.ToString(), _outbox.Dropped);
         _remote.LinkRestored();
-    }
-
-    private void CountDropped(Guid jobId, long seq)
-    {
-        var dropped = Interlocked.Increment(ref _dropped);
-        if (dropped == 1 || dropped % 1000 == 0)
-        {
-            LogDropped(jobId, seq, dropped);
-        }
     }
 
     // Wire format, version 1: [1][flags: 1 = ends the job][type][seq: int64 BE][job id: 16][node id length: int16 BE]
@@ -260,9 +283,6 @@ internal sealed partial class RedisLink : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: subscribing to Redis failed (attempt {Attempt}); retrying")]
     private partial void LogSubscribeFailed(Exception exception, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: message {Seq} of job {JobId} not sent to Redis (link down or outbox full; {Dropped} so far); other nodes fill it from the event log")]
-    private partial void LogDropped(Guid jobId, long seq, long dropped);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Backplane: ignored a Redis message of {Length} bytes that is not a job message")]
     private partial void LogUndecodable(int length);

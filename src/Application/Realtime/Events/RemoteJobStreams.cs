@@ -20,8 +20,7 @@ public sealed record BackplaneMessage(string NodeId, Guid JobId, long Seq, Messa
 /// <remarks>
 /// Redis pub/sub is at-most-once: a message can be lost while the link is down, or dropped by a full outbox. A mirror
 /// never delivers past a hole: a message whose <c>seq</c> jumps is held while the missing ones are read from the event
-/// log (which lags the live feed by its batch write, so the read is retried every
-/// <see cref="RealtimeOptions.BackplaneCatchUpInterval"/>); a message that arrives after the log filled it is ignored.
+/// log (which lags the live feed by its batch write, so the read is retried every 100 ms); a message that arrives after the log filled it is ignored.
 /// A lost message with nothing after it (the job's end, or Redis down) is found by the catch-up: a mirror that heard
 /// nothing for one interval, every mirror while the link is down, and every mirror at once when it comes back read the
 /// log after their last <c>seq</c>. Only a gap the log still lacks after <see cref="RealtimeOptions.BackplaneGapTimeout"/>
@@ -40,6 +39,11 @@ public sealed partial class RemoteJobStreams(
     private readonly int _tailSize = Math.Max(1, options.Value.ReplayTailSize);
     private readonly int _pageSize = Math.Max(1, options.Value.EventLogBatchSize);
     private volatile bool _linkDown;
+
+    // How long a gap waits before the log is read again: the log lags the live feed by one batch write, milliseconds.
+    private TimeSpan LogRetryDelay => _options.BackplaneCatchUpInterval < TimeSpan.FromMilliseconds(100)
+        ? _options.BackplaneCatchUpInterval
+        : TimeSpan.FromMilliseconds(100);
 
     /// <summary>Whether messages of jobs run elsewhere reach this node (<c>Realtime:Backplane</c> is not <c>none</c>).</summary>
     public bool Enabled => _options.HasBackplane;
@@ -184,7 +188,7 @@ public sealed partial class RemoteJobStreams(
                 return page;
             }
 
-            await Task.Delay(_options.BackplaneCatchUpInterval, time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(LogRetryDelay, time, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -410,7 +414,7 @@ public sealed partial class RemoteJobStreams(
                 continue;
             }
 
-            await Task.Delay(_options.BackplaneCatchUpInterval, time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(LogRetryDelay, time, cancellationToken).ConfigureAwait(false);
         }
     }
 
