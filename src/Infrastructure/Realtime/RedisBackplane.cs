@@ -207,7 +207,15 @@ internal sealed partial class RedisLink : BackgroundService
             return;
         }
 
-        _remote.Receive(message);
+        try
+        {
+            _remote.Receive(message);
+        }
+        catch (Exception ex)
+        {
+            // A defect: logged in full; the mirror's next catch-up reads the message from the event log.
+            LogReceiveFailed(ex, message.JobId, message.Seq);
+        }
     }
 
     private void OnFailed(ConnectionFailedEventArgs e)
@@ -283,6 +291,9 @@ internal sealed partial class RedisLink : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: subscribing to Redis failed (attempt {Attempt}); retrying")]
     private partial void LogSubscribeFailed(Exception exception, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Backplane: handing on message {Seq} of job {JobId} from Redis failed")]
+    private partial void LogReceiveFailed(Exception exception, Guid jobId, long seq);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Backplane: ignored a Redis message of {Length} bytes that is not a job message")]
     private partial void LogUndecodable(int length);

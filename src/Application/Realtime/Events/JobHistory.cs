@@ -41,7 +41,14 @@ public sealed class JobHistory(JobStreams streams, RemoteJobStreams remote, JobE
     public async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
         var page = await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
-        if (page.Count > 0 || !remote.Follow(jobId, afterSeq))
+        if (page.Count > 0 || !remote.RunsElsewhere(jobId))
+        {
+            return page;
+        }
+
+        // Never ahead of the job: a resume point past its last message must not make the mirror skip what comes next.
+        var stored = await log.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (!remote.Follow(jobId, Math.Min(afterSeq, stored?.LastSeq ?? 0)))
         {
             return page;
         }
