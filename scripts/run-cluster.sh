@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Starts a cluster on this machine: PostgreSQL in Docker, and N server nodes on consecutive ports sharing its job store
-# and queue (default 3: api+worker on 8001, api-only on 8002, worker-only on 8003; more nodes are api+worker). Prints
-# their URLs and stops everything on Ctrl-C.
-#   scripts/run-cluster.sh [N]      env: BASE_PORT (8001), PG_PORT (55432), CLEANREALTIME_POSTGRES_IMAGE (postgres:15)
+# Starts a cluster on this machine: PostgreSQL and Redis in Docker, and N server nodes on consecutive ports
+# (default 3: api+worker on 8001, api-only on 8002, worker-only on 8003; more nodes are api+worker), every node on the
+# Redis backplane (Realtime:Backplane=redis), so a job's live messages reach subscribers on any node. Prints their URLs
+# and stops everything on Ctrl-C.
+#   scripts/run-cluster.sh [N]      env: BASE_PORT (8001), PG_PORT (55432), REDIS_PORT (56379),
+#                                        CLEANREALTIME_POSTGRES_IMAGE (postgres:15), CLEANREALTIME_REDIS_IMAGE (redis:7.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes="${1:-3}"
@@ -34,6 +36,11 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 docker exec "$pg" pg_isready -q -h 127.0.0.1 -U postgres -d cleanrealtime || { echo "run-cluster: PostgreSQL did not start" >&2; exit 1; }
+for _ in $(seq 1 30); do
+  [ "$(docker exec "$redis" redis-cli ping 2>/dev/null)" = "PONG" ] && break
+  sleep 1
+done
+[ "$(docker exec "$redis" redis-cli ping 2>/dev/null)" = "PONG" ] || { echo "run-cluster: Redis did not start" >&2; exit 1; }
 
 echo "run-cluster: building the server"
 dotnet build src/Api -c Release -o "$run_dir/api" -v quiet -nologo >/dev/null
@@ -44,7 +51,7 @@ for i in $(seq 1 "$nodes"); do
   if [ "$nodes" -ge 3 ] && [ "$i" -eq 2 ]; then roles="api"; fi
   if [ "$nodes" -ge 2 ] && [ "$i" -eq "$nodes" ]; then roles="worker"; fi
   dotnet "$run_dir/api/CleanRealtime.Api.dll" --contentRoot="$run_dir/api" --Urls="http://localhost:$port" --Storage:Provider=postgres \
-    --ConnectionStrings:Jobs="$jobs_db" \
+    --ConnectionStrings:Jobs="$jobs_db" --Realtime:Backplane=redis --ConnectionStrings:Redis="127.0.0.1:$redis_port" \
     --Node:Roles="$roles" --Node:Id="node$i" --Media:Root="$(pwd)/media" >"$run_dir/node$i.log" 2>&1 &
   pids+=("$!")
   echo "node$i  http://localhost:$port  roles=$roles  log=$run_dir/node$i.log"

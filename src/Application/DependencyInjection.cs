@@ -37,6 +37,7 @@ public static class DependencyInjection
         services.AddSingleton<Realtime.MessageSerializer>();
         services.AddSingleton<Realtime.Events.JobEventWriter>();
         services.AddSingleton<Realtime.Events.JobStreams>();
+        services.AddSingleton<Realtime.Events.RemoteJobStreams>();
         services.AddSingleton<Realtime.Events.JobHistory>();
         services.AddSingleton<Realtime.Events.ReplayRetention>();
         services.AddSingleton<Realtime.Events.LostJobStreams>();

@@ -31,10 +31,10 @@ public static class DependencyInjection
         services.AddHostedService<ReplayRetentionService>();
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
+        services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
         if (shared)
         {
             // Every node shares the queue in PostgreSQL; every node renews its leases and reaps those of vanished workers.
-            services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
             services.AddSingleton<IJobQueue, PostgresJobQueue>();
             services.AddHostedService<JobLeaseService>();
         }
@@ -55,7 +55,8 @@ public static class DependencyInjection
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
         services.AddSingleton<ConnectionStore>();
         services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
-        services.AddSingleton<IRealtimeBroadcaster, LocalFanOut>();
+        services.AddSingleton<LocalFanOut>();
+        services.AddBackplane(configuration, shared);
 
         services.AddSingleton<Metrics.ServerMetrics>();
         services.AddTransient<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
@@ -63,5 +64,43 @@ public static class DependencyInjection
 
         services.AddMediaAndPlugins(configuration);
         return services;
+    }
+
+    /// <summary>
+    /// <c>Realtime:Backplane</c> = <c>none</c> (the local fan-out only) or <c>redis</c> (<c>ConnectionStrings:Redis</c>):
+    /// messages cross nodes through Redis, and each node fills what Redis lost from the shared event log, which is why
+    /// the backplane needs <c>Storage:Provider=postgres</c>.
+    /// </summary>
+    private static void AddBackplane(this IServiceCollection services, IConfiguration configuration, bool sharedStore)
+    {
+        var backplane = (configuration["Realtime:Backplane"] ?? "none").Trim().ToLowerInvariant();
+        switch (backplane)
+        {
+            case "none":
+                services.AddSingleton<IRealtimeBroadcaster>(sp => sp.GetRequiredService<LocalFanOut>());
+                return;
+            case "redis":
+                var connectionString = configuration.GetConnectionString("Redis");
+                if (string.IsNullOrWhiteSpace(connectionString))
+                {
+                    throw new InvalidOperationException("Realtime:Backplane=redis needs ConnectionStrings:Redis (e.g. 'localhost:6379').");
+                }
+
+                if (!sharedStore)
+                {
+                    throw new InvalidOperationException(
+                        "Realtime:Backplane=redis needs Storage:Provider=postgres: nodes fill what Redis loses from the shared event log.");
+                }
+
+                services.AddSingleton(new RedisConnection(connectionString));
+                services.AddSingleton<BackplaneOutbox>();
+                services.AddSingleton<RedisLink>();
+                services.AddHostedService(sp => sp.GetRequiredService<RedisLink>());
+                services.AddHostedService<RemoteJobSweepService>();
+                services.AddSingleton<IRealtimeBroadcaster, RedisBackplane>();
+                return;
+            default:
+                throw new InvalidOperationException($"Realtime:Backplane must be 'none' or 'redis', not '{backplane}'.");
+        }
     }
 }

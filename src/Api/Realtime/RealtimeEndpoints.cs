@@ -115,7 +115,7 @@ public static partial class RealtimeEndpoints
 
     private static Replay? ReplayOf(SubscriptionPlan plan, JobHistory history, RealtimeSessions manager) =>
         plan is { JobId: { } jobId, ReplayAfter: { } after }
-            ? new Replay(after, (afterSeq, token) => history.ReadAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token))
+            ? new Replay(after, (afterSeq, token) => history.ReadForSubscriberAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token))
             : null;
 
     /// <summary>

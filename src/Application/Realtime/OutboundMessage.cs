@@ -9,8 +9,11 @@ namespace CleanRealtime.Application.Realtime;
 /// </summary>
 public readonly record struct OutboundMessage(MessageType Type, byte[] Json, long? Seq = null);
 
-/// <summary>A message published to subscribers: the message itself and its bytes, serialized once (SignalR's SerializedHubMessage).</summary>
-public readonly record struct PublishedMessage(RealtimeMessage Message, OutboundMessage Outbound)
+/// <summary>
+/// A message published to subscribers: the message itself and its bytes, serialized once (SignalR's SerializedHubMessage).
+/// <see cref="EndsJob"/> marks a job's last message.
+/// </summary>
+public readonly record struct PublishedMessage(RealtimeMessage Message, OutboundMessage Outbound, bool EndsJob = false)
 {
     /// <summary>The job the message is about, or null: what a <c>job_id</c> subscription filters on.</summary>
     public Guid? JobId => Message.Payload.RoutingJobId;

@@ -32,4 +32,24 @@ public sealed class RealtimeOptions
 
     /// <summary>Messages written to the event log per batch (and read per replay page).</summary>
     public int EventLogBatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// <c>none</c> (one node, or live messages only on the node running the job) or <c>redis</c> (every node's
+    /// subscribers get every job's messages through Redis; <c>ConnectionStrings:Redis</c>).
+    /// </summary>
+    public string Backplane { get; set; } = "none";
+
+    public bool HasBackplane => !string.Equals(Backplane.Trim(), "none", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// How often a node checks the event log for the jobs it mirrors when Redis brought nothing new (a message lost at
+    /// the end of a job, or Redis down), and how long it waits between reads of a gap the log does not hold yet.
+    /// </summary>
+    public TimeSpan BackplaneCatchUpInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a gap may wait for the event log before it is given up (logged as an error) and skipped.</summary>
+    public TimeSpan BackplaneGapTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Messages waiting to be sent to Redis; when full the oldest is dropped (other nodes fill it from the log).</summary>
+    public int BackplaneOutboxCapacity { get; set; } = 10_000;
 }

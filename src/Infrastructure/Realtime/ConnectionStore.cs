@@ -120,6 +120,11 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
         return (primary, followers);
     }
 
+    internal bool HasSubscribers(Guid? jobId) =>
+        jobId is { } id
+            ? Volatile.Read(ref _allJobs).Length > 0 || Volatile.Read(ref _byJob).ContainsKey(id)
+            : Volatile.Read(ref _everyone).Length > 0;
+
     private static void Release<TKey>(Dictionary<TKey, int> counts, TKey key)
         where TKey : notnull
     {

@@ -5,15 +5,21 @@ namespace CleanRealtime.Infrastructure.Realtime;
 
 /// <summary>
 /// The fan-out on one node (SignalR's DefaultHubLifetimeManager): hands the same serialized bytes to the queue of every
-/// local subscriber of the message's job (or of every job). Never serializes, never waits. A backplane (Redis) would
-/// sit behind this seam and carry the bytes with their seq to the other nodes.
+/// local subscriber of the message's job (or of every job). Never serializes, never waits. With
+/// <c>Realtime:Backplane=redis</c> the <see cref="RedisBackplane"/> sits in front of it and also carries the bytes with
+/// their seq to the other nodes.
 /// </summary>
 public sealed class LocalFanOut(ConnectionStore store) : IRealtimeBroadcaster
 {
-    public void Publish(PublishedMessage message)
+    public void Publish(PublishedMessage message) => EnqueueAll(message.JobId, message.Outbound);
+
+    public void Deliver(Guid jobId, OutboundMessage message) => EnqueueAll(jobId, message);
+
+    public bool HasSubscribers(Guid? jobId) => store.HasSubscribers(jobId);
+
+    private void EnqueueAll(Guid? jobId, OutboundMessage outbound)
     {
-        var (primary, followers) = store.Route(message.JobId);
-        var outbound = message.Outbound;
+        var (primary, followers) = store.Route(jobId);
         foreach (var subscriber in primary)
         {
             subscriber.Enqueue(outbound);

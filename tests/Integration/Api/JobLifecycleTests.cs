@@ -105,8 +105,17 @@ public sealed class JobLifecycleTests(ServerFixture server) : IClassFixture<Serv
         var bad = server.WriteMedia($"bad-{Guid.NewGuid():N}.mp4", TestMedia.Garbage());
         var (failed, _) = await server.RunJobAsync(bad, ["motion_detection"]);
 
-        var completed = (await server.GetJsonAsync("/v1/jobs?status=completed&limit=100")).GetProperty("items").EnumerateArray().ToList();
-        var failedOnes = (await server.GetJsonAsync("/v1/jobs?status=failed&limit=100")).GetProperty("items").EnumerateArray().ToList();
+        // The list filters on the stored status, which the job's final save writes just after its live state ends.
+        List<System.Text.Json.JsonElement> completed = [], failedOnes = [];
+        await ServerFixture.WaitUntilAsync(
+            async () =>
+            {
+                completed = (await server.GetJsonAsync("/v1/jobs?status=completed&limit=100")).GetProperty("items").EnumerateArray().ToList();
+                failedOnes = (await server.GetJsonAsync("/v1/jobs?status=failed&limit=100")).GetProperty("items").EnumerateArray().ToList();
+                return completed.Any(j => j.GetProperty("job_id").GetGuid() == done) && failedOnes.Any(j => j.GetProperty("job_id").GetGuid() == failed);
+            },
+            TimeSpan.FromSeconds(10),
+            "the finished jobs were not listed under their status");
 
         Assert.All(completed, j => Assert.Equal("completed", j.GetProperty("status").GetString()));
         Assert.All(failedOnes, j => Assert.Equal("failed", j.GetProperty("status").GetString()));

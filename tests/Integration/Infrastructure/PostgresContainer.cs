@@ -58,8 +58,9 @@ public sealed class PostgresContainer : IAsyncLifetime
     }
 }
 
+/// <summary>The container tests: one PostgreSQL and one Redis (started once, for the backplane tests) for all of them.</summary>
 [CollectionDefinition(Name)]
-public sealed class PostgresCollection : ICollectionFixture<PostgresContainer>
+public sealed class PostgresCollection : ICollectionFixture<PostgresContainer>, ICollectionFixture<RedisContainer>
 {
     public const string Name = "PostgreSQL";
 }

@@ -6,13 +6,20 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// <summary>
 /// Reads a job's published messages after a <c>seq</c>: from the running job's in-memory tail when it still holds the
 /// resume point (no database read), else from the event log (after the pending writes are flushed, so the log and the
-/// tail leave no gap between them).
+/// tail leave no gap between them). On a node that does not run the job, the tail is its mirror's
+/// (<see cref="RemoteJobStreams"/>), and the log is read up to where the mirror begins.
 /// </summary>
-public sealed class JobHistory(JobStreams streams, JobEventWriter writer, IJobEventLog log)
+public sealed class JobHistory(JobStreams streams, RemoteJobStreams remote, JobEventWriter writer, IJobEventLog log)
 {
     public async Task<IReadOnlyList<OutboundMessage>> ReadAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
-        if (streams.TryGet(jobId, out var stream))
+        if (!streams.TryGet(jobId, out var stream)
+            && await remote.TryReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false) is { } mirrored)
+        {
+            return mirrored;
+        }
+
+        if (stream is not null)
         {
             var page = new List<OutboundMessage>(Math.Min(limit, 256));
             if (stream.TryRead(afterSeq, limit, page))
@@ -25,6 +32,29 @@ public sealed class JobHistory(JobStreams streams, JobEventWriter writer, IJobEv
 
         var stored = await log.ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
         return [.. stored.Select(ToOutbound)];
+    }
+
+    /// <summary>
+    /// <see cref="ReadAsync"/> for a subscriber that goes live when it gets an empty page: on a node that does not run the
+    /// job, its mirror follows the job from that point on at the latest, so the live feed starts where the history ended.
+    /// </summary>
+    public async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        var page = await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
+        if (page.Count > 0 || !remote.RunsElsewhere(jobId))
+        {
+            return page;
+        }
+
+        // Never ahead of the job: a resume point past its last message must not make the mirror skip what comes next.
+        var stored = await log.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (!remote.Follow(jobId, Math.Min(afterSeq, stored?.LastSeq ?? 0)))
+        {
+            return page;
+        }
+
+        // The mirror may have started earlier and run ahead of what the log held a moment ago.
+        return await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -5,27 +5,44 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// <summary>
 /// One running job's stream: its <c>seq</c> counter and the last <c>capacity</c> messages it published, as sent. Only
 /// the job's runner adds to it (one publisher, so the counter needs no global lock); readers copy from the tail under
-/// the stream's own lock.
+/// the stream's own lock. A mirror of a job that runs on another node (<see cref="RemoteJobStreams"/>) starts after the
+/// <c>seq</c> it began to follow at.
 /// </summary>
 public sealed class JobStream
 {
     private readonly OutboundMessage[] _tail;
     private readonly Lock _gate = new();
+    private readonly long _firstSeq;
     private long _lastSeq;
     private OutboundMessage? _lastProgress;
     private bool _ended;
 
-    public JobStream(Guid jobId, int capacity)
+    public JobStream(Guid jobId, int capacity, long startAfter = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(startAfter);
         JobId = jobId;
         _tail = new OutboundMessage[capacity];
+        _firstSeq = startAfter + 1;
+        _lastSeq = startAfter;
     }
 
     public Guid JobId { get; }
 
     /// <summary>The <c>seq</c> of the last message published, 0 before the first.</summary>
     public long LastSeq => Volatile.Read(ref _lastSeq);
+
+    /// <summary>The first <c>seq</c> the tail still holds (<see cref="NextSeq"/> when it holds none).</summary>
+    public long FirstSeq
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Math.Max(_firstSeq, _lastSeq - _tail.Length + 1);
+            }
+        }
+    }
 
     /// <summary>The <c>seq</c> the next message gets.</summary>
     public long NextSeq => LastSeq + 1;
@@ -76,7 +93,7 @@ public sealed class JobStream
         ArgumentNullException.ThrowIfNull(page);
         lock (_gate)
         {
-            var first = Math.Max(1, _lastSeq - _tail.Length + 1);
+            var first = Math.Max(_firstSeq, _lastSeq - _tail.Length + 1);
             if (afterSeq >= _lastSeq)
             {
                 return true;

@@ -14,7 +14,12 @@ namespace CleanRealtime.Application.Realtime.Events;
 public sealed partial class JobStreams(
     MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IOptions<RealtimeOptions> options, ILogger<JobStreams> logger)
 {
+    // Jobs whose stream ended here lately: a node that ran a job never mirrors it from another (RemoteJobStreams).
+    private const int RememberedEnded = 10_000;
+
     private readonly ConcurrentDictionary<Guid, JobStream> _streams = new();
+    private readonly ConcurrentDictionary<Guid, byte> _endedHere = new();
+    private readonly ConcurrentQueue<Guid> _endedOrder = new();
     private readonly int _tailSize = Math.Max(1, options.Value.ReplayTailSize);
 
     /// <summary>
@@ -43,7 +48,7 @@ public sealed partial class JobStreams(
         stream.Add(outbound, endsJob);
         await log.AppendAsync(new JobEvent(jobId, outbound.Seq!.Value, outbound.Type, outbound.Json, sequenced.Timestamp, endsJob))
             .ConfigureAwait(false);
-        broadcaster.Publish(new PublishedMessage(sequenced, outbound));
+        broadcaster.Publish(new PublishedMessage(sequenced, outbound, endsJob));
     }
 
     /// <summary>The stream of a job that is publishing now.</summary>
@@ -57,8 +62,20 @@ public sealed partial class JobStreams(
     public async Task CompleteAsync(Guid jobId, CancellationToken cancellationToken)
     {
         await log.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (_endedHere.TryAdd(jobId, 0))
+        {
+            _endedOrder.Enqueue(jobId);
+            while (_endedOrder.Count > RememberedEnded && _endedOrder.TryDequeue(out var oldest))
+            {
+                _endedHere.TryRemove(oldest, out _);
+            }
+        }
+
         _streams.TryRemove(jobId, out _);
     }
+
+    /// <summary>Whether this node publishes the job's messages, or did until it ended lately.</summary>
+    public bool PublishesHere(Guid jobId) => _streams.ContainsKey(jobId) || _endedHere.ContainsKey(jobId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a {Type} message of job {JobId} that could not be serialized")]
     private partial void LogUnserializable(Exception exception, string type, Guid jobId);

@@ -40,6 +40,7 @@ public sealed class SubscribeHandler(
     IMediator mediator,
     PluginCatalog catalog,
     JobHistory history,
+    RemoteJobStreams remote,
     RealtimeMessages messages,
     MessageSerializer serializer,
     IOptions<RealtimeOptions> options) : IRequestHandler<Subscribe, SubscriptionPlan>
@@ -69,6 +70,14 @@ public sealed class SubscribeHandler(
             if (job.Status != JobStatus.Queued)
             {
                 await AddSnapshotAsync(welcome, job, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (job.Status is JobStatus.Queued or JobStatus.Running && remote.RunsElsewhere(job.Id))
+            {
+                // Another node publishes the job: the live feed reaches this node through the backplane, so the
+                // subscriber follows on from what the log holds now, which its snapshot is part of (no gap, no duplicate).
+                var stored = await history.RangeAsync(job.Id, cancellationToken).ConfigureAwait(false);
+                return new SubscriptionPlan(job.Id, welcome, stored?.LastSeq ?? 0);
             }
 
             return new SubscriptionPlan(job.Id, welcome, null);

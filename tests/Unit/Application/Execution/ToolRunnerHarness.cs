@@ -166,6 +166,11 @@ internal sealed class RecordingBroadcaster : IRealtimeBroadcaster
         where T : RealtimePayload => [.. _messages.Select(m => m.Payload).OfType<T>()];
 
     public void Publish(PublishedMessage message) => _messages.Enqueue(message.Message);
+
+    public void Deliver(Guid jobId, OutboundMessage message) =>
+        throw new InvalidOperationException("A runner's messages are published, never delivered from another node.");
+
+    public bool HasSubscribers(Guid? jobId) => true;
 }
 
 /// <summary>Records a message, then hands it on.</summary>
@@ -176,6 +181,14 @@ internal sealed class TeeBroadcaster(IRealtimeBroadcaster first, IRealtimeBroadc
         first.Publish(message);
         second.Publish(message);
     }
+
+    public void Deliver(Guid jobId, OutboundMessage message)
+    {
+        first.Deliver(jobId, message);
+        second.Deliver(jobId, message);
+    }
+
+    public bool HasSubscribers(Guid? jobId) => first.HasSubscribers(jobId) || second.HasSubscribers(jobId);
 }
 
 /// <summary>

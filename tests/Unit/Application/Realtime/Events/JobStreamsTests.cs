@@ -104,7 +104,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
             await _streams.PublishAsync(Message(Frame(job, i)));
         }
 
-        var history = new JobHistory(_streams, _writer, _log);
+        var history = new JobHistory(_streams, NoBackplane(), _writer, _log);
         var page = await history.ReadAsync(job, afterSeq: 3, limit: 10, CancellationToken.None);
 
         Assert.Equal([4L, 5, 6], page.Select(m => m.Seq!.Value));
@@ -122,7 +122,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
         }
 
         _log.ReadAsync(job, 1, 10, Arg.Any<CancellationToken>()).Returns(_ => _stored.Where(e => e.Seq > 1).ToList());
-        var history = new JobHistory(_streams, _writer, _log);
+        var history = new JobHistory(_streams, NoBackplane(), _writer, _log);
 
         var page = await history.ReadAsync(job, afterSeq: 1, limit: 10, CancellationToken.None);
 
@@ -242,6 +242,9 @@ public sealed class JobStreamsTests : IAsyncDisposable
         Assert.Equal(4, stream.LastProgress!.Value.Seq);
         Assert.Throws<ArgumentException>(() => stream.Add(new OutboundMessage(MessageType.Frame, [], 9)));
     }
+
+    private RemoteJobStreams NoBackplane() =>
+        new(_streams, _log, _fanOut, Options.Create(_options), _clock, NullLogger<RemoteJobStreams>.Instance);
 
     public async ValueTask DisposeAsync()
     {

@@ -33,10 +33,12 @@ public sealed class SubscribeTests
         var options = Options.Create(new RealtimeOptions { PingInterval = TimeSpan.FromSeconds(15) });
         var clock = new FakeTimeProvider(At);
         var writer = new JobEventWriter(_log, options, clock, NullLogger<JobEventWriter>.Instance);
-        _streams = new JobStreams(_serializer, writer, Substitute.For<IRealtimeBroadcaster>(), options, NullLogger<JobStreams>.Instance);
+        var fanOut = Substitute.For<IRealtimeBroadcaster>();
+        _streams = new JobStreams(_serializer, writer, fanOut, options, NullLogger<JobStreams>.Instance);
+        var remote = new RemoteJobStreams(_streams, _log, fanOut, options, clock, NullLogger<RemoteJobStreams>.Instance);
         var catalog = new PluginCatalog([TestPlugin.Echo("echo"), TestPlugin.Echo("other")]);
         var messages = new RealtimeMessages(new RealtimeMessageValidator(), clock, NullLogger<RealtimeMessages>.Instance);
-        _handler = new SubscribeHandler(_mediator, catalog, new JobHistory(_streams, writer, _log), messages, _serializer, options);
+        _handler = new SubscribeHandler(_mediator, catalog, new JobHistory(_streams, remote, writer, _log), remote, messages, _serializer, options);
     }
 
     [Fact]
