@@ -2,15 +2,15 @@ using System.Globalization;
 
 namespace CleanRealtime.Bench;
 
-/// <summary>The driver's command line: <c>[all|fanout|scale|pipeline|micro]... [--quick] [options]</c>.</summary>
+/// <summary>The driver's command line: <c>[all|fanout|scale|pipeline|replay|micro]... [--quick] [options]</c>.</summary>
 internal sealed record BenchOptions
 {
-    public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline"];
+    public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline", "replay"];
 
     public const string Usage = """
-        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|micro]... [options]
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro]... [options]
 
-          all (default)          every scenario: micro, fanout, scale, pipeline
+          all (default)          every scenario: micro, fanout, scale, pipeline, replay
           --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
           --clients 1,5,100      fan-out client counts
           --connections N        idle connections for scale (default 10000, quick 500)
@@ -51,7 +51,7 @@ internal sealed record BenchOptions
                 case "all":
                     scenarios.AddRange(AllScenarios);
                     break;
-                case "fanout" or "scale" or "pipeline" or "micro":
+                case "fanout" or "scale" or "pipeline" or "replay" or "micro":
                     scenarios.Add(args[i]);
                     break;
                 case "--quick":

@@ -65,6 +65,9 @@ try
             case "pipeline":
                 await new PipelineScenario(options, report).RunAsync(cancel.Token);
                 break;
+            case "replay":
+                await new ReplayScenario(options, report).RunAsync(cancel.Token);
+                break;
         }
     }
 }

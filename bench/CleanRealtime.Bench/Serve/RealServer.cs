@@ -69,6 +69,7 @@ internal static class RealServer
 
         BenchControl.Map(app, PublishOne, () => (manager.Count, manager.Connections.Sum(c => c.Dropped)), messageBytes);
         MapBarePipeline(app);
+        EventLogBench.Map(app, () => serializer.Serialize(new RealtimeMessage(Frame(data, 0, 0), DateTimeOffset.UtcNow, Seq: 1_000_000)));
         return app;
     }
 
