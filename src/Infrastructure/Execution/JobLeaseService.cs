@@ -40,11 +40,13 @@ internal sealed partial class JobLeaseService(
         {
             do
             {
-                await RoundAsync(time.GetUtcNow() >= nextReap, stoppingToken);
-                if (time.GetUtcNow() >= nextReap)
+                var reap = time.GetUtcNow() >= nextReap;
+                if (reap)
                 {
                     nextReap = time.GetUtcNow() + reapEvery;
                 }
+
+                await RoundAsync(reap, stoppingToken);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }

@@ -47,13 +47,15 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var key = Key(id);
-        if (!await db.Jobs.AnyAsync(j => j.Id == key, cancellationToken))
+        var frames = db.Frames.AsNoTracking().Where(f => f.JobId == key);
+        var total = await frames.CountAsync(cancellationToken);
+
+        // Frames exist only for a stored job: the job itself is looked up only when it has none.
+        if (total == 0 && !await db.Jobs.AnyAsync(j => j.Id == key, cancellationToken))
         {
             return null;
         }
 
-        var frames = db.Frames.AsNoTracking().Where(f => f.JobId == key);
-        var total = await frames.CountAsync(cancellationToken);
         var rows = await frames.OrderBy(f => f.Index).Skip(offset).Take(limit).ToListAsync(cancellationToken);
         return new FramePage(rows.Select(ToFrame).ToList(), total);
     }

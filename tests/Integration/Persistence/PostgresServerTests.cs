@@ -18,7 +18,9 @@ public sealed class PostgresServerTests(PostgresContainer postgres)
         Guid job;
         try
         {
-            await using var watcher = await server.ConnectAsync();
+            // Welcomed = registered: it cannot miss the job's first messages.
+            var (watcher, _) = await server.ConnectWelcomedAsync();
+            await using var watching = watcher;
             (job, var state) = await server.RunJobAsync(ServerFixture.Synthetic(4, width: 64, height: 64), ["frame_quality", "motion_detection"]);
 
             Assert.Equal("completed", state.GetProperty("status").GetString());

@@ -308,7 +308,9 @@ public sealed class FairShareTests
     public async Task RunJob_OverItsBudget_FailsWithBudgetExceeded(string key, string value, string named)
     {
         await using var server = await ServerFixture.StartAsync(new Dictionary<string, string?> { [key] = value });
-        await using var watcher = await server.ConnectAsync();
+        // Welcomed = registered: it cannot miss the job's first messages.
+        var (watcher, _) = await server.ConnectWelcomedAsync();
+        await using var watching = watcher;
 
         // 64x64 = 4096 pixels; 50 frames at 20 fps take 2.5 s.
         var (job, state) = await server.RunJobAsync(ServerFixture.Synthetic(50, fps: 20, width: 64, height: 64), ["frame_quality"]);

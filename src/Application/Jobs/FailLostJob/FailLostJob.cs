@@ -17,7 +17,6 @@ public sealed partial class FailLostJobHandler(
     IJobRepository repository, LostJobStreams lostStreams, TimeProvider time, ILogger<FailLostJobHandler> logger)
     : IRequestHandler<FailLostJob, bool>
 {
-    public const string Code = ErrorCodes.WorkerLost;
     public const string Reason = "the worker running the job stopped answering (its lease expired); submit it again";
 
     public async Task<bool> Handle(FailLostJob request, CancellationToken cancellationToken)
@@ -31,7 +30,7 @@ public sealed partial class FailLostJobHandler(
         }
 
         var job = Job.Restore(state);
-        job.Fail($"{Code}: {Reason}", time.GetUtcNow());
+        job.Fail($"{ErrorCodes.WorkerLost}: {Reason}", time.GetUtcNow());
 
         // Its stream is ended in the log before its final state is stored, as for a job that ends on its own.
         await lostStreams.EndAsync(request.JobId, Reason, cancellationToken).ConfigureAwait(false);
