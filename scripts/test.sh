@@ -43,6 +43,21 @@ else
   coverage_status=1
 fi
 
+# Name every failed test with the first lines of its message, last, where a CI log's tail shows it.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests:"
+  for trx in "$results"/*.trx; do
+    [ -f "$trx" ] || continue
+    awk '
+      /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); infail = 1; printed = 0; print "  - " name; next }
+      infail && /<Message>/ { inmsg = 1 }
+      infail && inmsg && printed < 6 { line = $0; gsub(/^[ \t]+|<\/?Message>/, "", line); if (line != "") { print "      " substr(line, 1, 200); printed++ } }
+      infail && /<\/Message>/ { inmsg = 0; infail = 0 }
+      /<\/UnitTestResult>/ { infail = 0; inmsg = 0 }
+    ' "$trx"
+  done
+fi
+
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "no test ran" >&2

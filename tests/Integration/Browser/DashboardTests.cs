@@ -44,7 +44,8 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
         Assert.Equal(AllPlugins.Order(), checkedPlugins.Order());
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Start analysis" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"), new() { WaitUntil = WaitUntilState.Commit });
+        // A hash change is a same-document navigation that may already have happened: poll the URL, do not wait for an event.
+        await Assertions.Expect(page).ToHaveURLAsync(JobPageUrl(), new() { Timeout = 30_000 });
         var jobId = Guid.Parse(page.Url[(page.Url.LastIndexOf('/') + 1)..]);
         await WaitForCompleteAsync(page);
 
@@ -226,7 +227,8 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
 
         Assert.Equal("submit-job", await page.EvaluateAsync<string>("() => document.activeElement.id"));
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForURLAsync(new Regex("#/jobs/[0-9a-f-]{36}$"), new() { WaitUntil = WaitUntilState.Commit });
+        // A hash change is a same-document navigation that may already have happened: poll the URL, do not wait for an event.
+        await Assertions.Expect(page).ToHaveURLAsync(JobPageUrl(), new() { Timeout = 30_000 });
         await WaitForCompleteAsync(page);
         var phoneOverflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(phoneOverflow <= 0, $"the job page is {phoneOverflow} px wider than the phone screen");
@@ -320,6 +322,9 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
     }
 
     private static bool IsMagenta(Vec3b bgr) => bgr.Item0 > 170 && bgr.Item2 > 170 && bgr.Item1 < 110;
+
+    [GeneratedRegex("#/jobs/[0-9a-f-]{36}$")]
+    private static partial Regex JobPageUrl();
 
     [GeneratedRegex("since=([0-9]+)")]
     private static partial Regex SinceParameter();
