@@ -48,6 +48,10 @@ public static class DependencyInjection
         if (roles.Worker)
         {
             services.AddHostedService<JobWorker>();
+            if (shared)
+            {
+                services.AddHostedService<JobQueueListener>();
+            }
         }
 
         services.AddHostedService<JobRetentionService>();

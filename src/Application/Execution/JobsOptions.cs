@@ -36,6 +36,13 @@ public sealed class JobsOptions
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// With the PostgreSQL queue: how often an idle worker looks for a queued job when no notification woke it
+    /// (<c>Jobs:QueuePollInterval</c>). Submissions on any node wake the workers at once through <c>NOTIFY</c>; the poll is
+    /// the safety net.
+    /// </summary>
+    public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Finished jobs (and their frames) are deleted this long after they ended (<c>Jobs:Retention</c>).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -2,6 +2,7 @@ using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Application.Realtime.Connections;
+using CleanRealtime.Infrastructure.Realtime;
 using MediatR;
 using Prometheus;
 
@@ -18,11 +19,16 @@ public sealed class ServerMetrics
     private readonly Gauge _jobQueue;
     private readonly Gauge _connections;
     private readonly Gauge _outboundQueue;
+    private readonly Counter _published;
+    private readonly Counter _delivered;
+    private readonly Counter _dropped;
+    private readonly Counter _backplane;
 
-    public ServerMetrics(IJobRepository repository, IConnectionStore connections)
+    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut)
     {
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(connections);
+        ArgumentNullException.ThrowIfNull(fanOut);
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
         FramesAnalysed = factory.CreateCounter(
@@ -36,6 +42,22 @@ public sealed class ServerMetrics
         _jobQueue = factory.CreateGauge("cleanrealtime_job_queue_depth", "Jobs waiting for a worker.");
         _connections = factory.CreateGauge("cleanrealtime_realtime_connections", "Open realtime connections on this node.");
         _outboundQueue = factory.CreateGauge("cleanrealtime_outbound_queue_depth", "Messages waiting in the outbound queues of this node's connections.");
+        _published = factory.CreateCounter("cleanrealtime_messages_published_total", "Messages published by the jobs running on this node.");
+        _delivered = factory.CreateCounter(
+            "cleanrealtime_messages_delivered_total", "Messages written to this node's realtime connections (each connection counts once).");
+        _dropped = factory.CreateCounter(
+            "cleanrealtime_messages_dropped_total", "Messages dropped from the outbound queue of a slow connection on this node (API.md §3.5).");
+        _backplane = factory.CreateCounter(
+            "cleanrealtime_backplane_messages_total",
+            "Job messages through the Redis backplane: sent to the other nodes, received from them, or not sent (link down or outbox full; the other nodes read them from the event log).",
+            new CounterConfiguration { LabelNames = ["direction"] });
+        BackplaneSent = _backplane.WithLabels("sent");
+        BackplaneReceived = _backplane.WithLabels("received");
+        BackplaneNotSent = _backplane.WithLabels("dropped");
+        BackplaneLatency = factory.CreateHistogram(
+            "cleanrealtime_backplane_publish_seconds",
+            "From a message's publication on the node running its job to its arrival on this node through Redis (node clocks assumed in sync).",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
 
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
@@ -49,6 +71,10 @@ public sealed class ServerMetrics
             var open = connections.Subscribers;
             _connections.Set(open.Count);
             _outboundQueue.Set(open.Sum(c => c.QueueDepth));
+            _published.IncTo(fanOut.Published);
+            var (sent, dropped) = connections.DeliveryTotals;
+            _delivered.IncTo(sent);
+            _dropped.IncTo(dropped);
         });
     }
 
@@ -59,6 +85,14 @@ public sealed class ServerMetrics
     internal Histogram PluginSeconds { get; }
 
     internal Counter JobsFinished { get; }
+
+    internal Counter.Child BackplaneSent { get; }
+
+    internal Counter.Child BackplaneReceived { get; }
+
+    internal Counter.Child BackplaneNotSent { get; }
+
+    internal Histogram BackplaneLatency { get; }
 }
 
 /// <summary>Feeds the job counters from the runner's events, like any other handler of them.</summary>

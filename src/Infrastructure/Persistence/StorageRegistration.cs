@@ -33,6 +33,7 @@ internal static class StorageRegistration
 
                 services.AddDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
                 services.AddSingleton<IDbContextFactory<JobsDbContext>, ProviderContextFactory<PostgresJobsDbContext>>();
+                services.AddSingleton(new Execution.JobStoreConnection(connectionString));
                 return true;
             default:
                 throw new InvalidOperationException($"Storage:Provider must be '{Sqlite}' or '{Postgres}', not '{provider}'.");

@@ -21,12 +21,33 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
     private IRealtimeSubscriber[] _everyone = [];
     private IRealtimeSubscriber[] _allJobs = [];
     private ImmutableDictionary<Guid, IRealtimeSubscriber[]> _byJob = ImmutableDictionary<Guid, IRealtimeSubscriber[]>.Empty;
+    private long _closedSent;
+    private long _closedDropped;
 
     public int Count => _subscribers.Count;
 
     public IReadOnlyList<IRealtimeSubscriber> Subscribers => [.. _subscribers.Values];
 
     public bool Contains(Guid subscriberId) => _subscribers.ContainsKey(subscriberId);
+
+    public (long Sent, long Dropped) DeliveryTotals
+    {
+        get
+        {
+            // Under the lock, so a connection closing now is counted once: either open or closed.
+            lock (_gate)
+            {
+                long sent = _closedSent, dropped = _closedDropped;
+                foreach (var subscriber in _everyone)
+                {
+                    sent += subscriber.Sent;
+                    dropped += subscriber.Dropped;
+                }
+
+                return (sent, dropped);
+            }
+        }
+    }
 
     public string? TryAdd(IRealtimeSubscriber subscriber)
     {
@@ -83,6 +104,10 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
             {
                 return;
             }
+
+            // Removed once its writer has ended: its counts are final.
+            _closedSent += subscriber.Sent;
+            _closedDropped += subscriber.Dropped;
 
             if (subscriber.SessionId is { } s)
             {

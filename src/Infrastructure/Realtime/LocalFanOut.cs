@@ -11,7 +11,16 @@ namespace CleanRealtime.Infrastructure.Realtime;
 /// </summary>
 public sealed class LocalFanOut(ConnectionStore store) : IRealtimeBroadcaster
 {
-    public void Publish(PublishedMessage message) => EnqueueAll(message.JobId, message.Outbound);
+    private long _published;
+
+    /// <summary>Messages published on this node so far (those of its jobs; not those relayed from other nodes).</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    public void Publish(PublishedMessage message)
+    {
+        Interlocked.Increment(ref _published);
+        EnqueueAll(message.JobId, message.Outbound);
+    }
 
     public void Deliver(Guid jobId, OutboundMessage message) => EnqueueAll(jobId, message);
 

@@ -6,6 +6,7 @@ using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Execution;
+using CleanRealtime.Infrastructure.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -41,13 +42,17 @@ internal sealed class RedisBackplane(LocalFanOut local, BackplaneOutbox outbox) 
 internal sealed partial class BackplaneOutbox
 {
     private readonly NodeIdentity _node;
+    private readonly ServerMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly ILogger<BackplaneOutbox> _logger;
     private readonly Channel<BackplaneMessage> _queue;
     private long _dropped;
 
-    public BackplaneOutbox(NodeIdentity node, IOptions<RealtimeOptions> options, ILogger<BackplaneOutbox> logger)
+    public BackplaneOutbox(NodeIdentity node, ServerMetrics metrics, TimeProvider time, IOptions<RealtimeOptions> options, ILogger<BackplaneOutbox> logger)
     {
         _node = node;
+        _metrics = metrics;
+        _time = time;
         _logger = logger;
         _queue = Channel.CreateBounded<BackplaneMessage>(
             new BoundedChannelOptions(Math.Max(1, options.Value.BackplaneOutboxCapacity))
@@ -64,15 +69,18 @@ internal sealed partial class BackplaneOutbox
 
     public ChannelReader<BackplaneMessage> Reader => _queue.Reader;
 
-    /// <summary>Queues a message for the other nodes; never waits.</summary>
+    /// <summary>Queues a message for the other nodes, stamped with the time it was published; never waits.</summary>
     public void Enqueue(Guid jobId, long seq, OutboundMessage message, bool endsJob) =>
-        _queue.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json));
+        _queue.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json, _time.GetUtcNow().UtcTicks));
+
+    public void CountSent() => _metrics.BackplaneSent.Inc();
 
     public void Complete() => _queue.Writer.TryComplete();
 
     public void CountDropped(BackplaneMessage message)
     {
         var dropped = Interlocked.Increment(ref _dropped);
+        _metrics.BackplaneNotSent.Inc();
         if (dropped == 1 || dropped % 1000 == 0)
         {
             LogDropped(message.JobId, message.Seq, dropped);
@@ -97,15 +105,18 @@ internal sealed partial class RedisLink : BackgroundService
     private readonly string _connectionString;
     private readonly BackplaneOutbox _outbox;
     private readonly RemoteJobStreams _remote;
+    private readonly ServerMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisLink> _logger;
     private ConnectionMultiplexer? _redis;
 
-    public RedisLink(RedisConnection connection, BackplaneOutbox outbox, RemoteJobStreams remote, TimeProvider time, ILogger<RedisLink> logger)
+    public RedisLink(
+        RedisConnection connection, BackplaneOutbox outbox, RemoteJobStreams remote, ServerMetrics metrics, TimeProvider time, ILogger<RedisLink> logger)
     {
         _connectionString = connection.ConnectionString;
         _outbox = outbox;
         _remote = remote;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
     }
@@ -181,6 +192,7 @@ internal sealed partial class RedisLink : BackgroundService
                 if (_redis!.IsConnected)
                 {
                     await subscriber.PublishAsync(Channel, Encode(message), CommandFlags.FireAndForget);
+                    _outbox.CountSent();
                 }
                 else
                 {
@@ -207,6 +219,9 @@ internal sealed partial class RedisLink : BackgroundService
             return;
         }
 
+        _metrics.BackplaneReceived.Inc();
+        _metrics.BackplaneLatency.Observe(Math.Max(0, _time.GetUtcNow().UtcTicks - message.PublishedAtUtcTicks) / (double)TimeSpan.TicksPerSecond);
+
         try
         {
             _remote.Receive(message);
@@ -230,10 +245,10 @@ internal sealed partial class RedisLink : BackgroundService
         _remote.LinkRestored();
     }
 
-    // Wire format, version 1: [1][flags: 1 = ends the job][type][seq: int64 BE][job id: 16][node id length: int16 BE]
-    // [node id: UTF-8][the envelope's JSON bytes, as every subscriber receives them].
-    private const byte Version = 1;
-    private const int HeaderLength = 1 + 1 + 1 + 8 + 16 + 2;
+    // Wire format, version 2: [2][flags: 1 = ends the job][type][seq: int64 BE][job id: 16][published at: UTC ticks, int64 BE]
+    // [node id length: int16 BE][node id: UTF-8][the envelope's JSON bytes, as every subscriber receives them].
+    private const byte Version = 2;
+    private const int HeaderLength = 1 + 1 + 1 + 8 + 16 + 8 + 2;
 
     internal static byte[] Encode(BackplaneMessage message)
     {
@@ -245,7 +260,8 @@ internal sealed partial class RedisLink : BackgroundService
         span[2] = (byte)message.Type;
         BinaryPrimitives.WriteInt64BigEndian(span[3..], message.Seq);
         message.JobId.TryWriteBytes(span.Slice(11, 16));
-        BinaryPrimitives.WriteInt16BigEndian(span[27..], checked((short)node.Length));
+        BinaryPrimitives.WriteInt64BigEndian(span[27..], message.PublishedAtUtcTicks);
+        BinaryPrimitives.WriteInt16BigEndian(span[35..], checked((short)node.Length));
         node.CopyTo(span[HeaderLength..]);
         message.Json.CopyTo(span[(HeaderLength + node.Length)..]);
         return bytes;
@@ -261,7 +277,7 @@ internal sealed partial class RedisLink : BackgroundService
         }
 
         var span = bytes.AsSpan();
-        var nodeLength = BinaryPrimitives.ReadInt16BigEndian(span[27..]);
+        var nodeLength = BinaryPrimitives.ReadInt16BigEndian(span[35..]);
         if (nodeLength < 0 || HeaderLength + nodeLength > bytes.Length)
         {
             return false;
@@ -270,7 +286,7 @@ internal sealed partial class RedisLink : BackgroundService
         message = new BackplaneMessage(
             Encoding.UTF8.GetString(span.Slice(HeaderLength, nodeLength)), new Guid(span.Slice(11, 16)),
             BinaryPrimitives.ReadInt64BigEndian(span[3..]), (MessageType)bytes[2], (bytes[1] & 1) != 0,
-            span[(HeaderLength + nodeLength)..].ToArray());
+            span[(HeaderLength + nodeLength)..].ToArray(), BinaryPrimitives.ReadInt64BigEndian(span[27..]));
         return message.Seq >= 1;
     }
 

@@ -38,5 +38,14 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Contains("cleanrealtime_jobs_finished_total{status=\"completed\"} 1", lines);
         Assert.Contains("cleanrealtime_job_queue_depth 0", lines);
         Assert.Contains("cleanrealtime_realtime_connections 1", lines);
+
+        // Every message of the job was published here and reaches the watcher; nothing is dropped; no backplane, no trips.
+        var published = await _server.MetricAsync("cleanrealtime_messages_published_total");
+        Assert.True(published >= 3 * 2, $"{published} messages published for 3 frames of 2 plugins");
+        await ServerFixture.WaitUntilAsync(
+            async () => await _server.MetricAsync("cleanrealtime_messages_delivered_total") >= published,
+            TimeSpan.FromSeconds(10), "the watcher was sent every published message");
+        Assert.Equal(0, await _server.MetricAsync("cleanrealtime_messages_dropped_total"));
+        Assert.Equal(0, await _server.MetricAsync("cleanrealtime_backplane_publish_seconds_count"));
     }
 }

@@ -180,6 +180,15 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public Task<JsonElement> GetStatsAsync() => GetJsonAsync("/v1/realtime/stats");
 
+    /// <summary>The value of one series of <c>GET /metrics</c>, e.g. <c>cleanrealtime_messages_published_total</c>; fails when it is absent.</summary>
+    public async Task<double> MetricAsync(string series)
+    {
+        var text = await Http.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+                   ?? throw new Xunit.Sdk.XunitException($"/metrics has no series {series}:\n{text}");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The open connections of one session, as <c>GET /v1/realtime/stats</c> lists them.</summary>
     public async Task<List<JsonElement>> SessionConnectionsAsync(Guid sessionId)
     {

@@ -51,6 +51,17 @@ public sealed class BackplaneTests(PostgresContainer postgres, RedisContainer re
             $"node A got the end {(endedOnA - endedOnB).TotalMilliseconds:F0} ms after node B: it did not come through Redis");
         // The final state is saved just after the stream's end: read from the store on a node that did not run it.
         Assert.Equal("completed", (await c.WaitForStatusAsync(job, TimeSpan.FromSeconds(10), "completed", "failed")).GetProperty("status").GetString());
+
+        // /metrics on both sides of Redis: node B published and sent the job's messages, node A received them and timed the trip.
+        Assert.True(await b.MetricAsync("cleanrealtime_messages_published_total") >= expected.Count);
+        Assert.True(await b.MetricAsync("cleanrealtime_backplane_messages_total{direction=\"sent\"}") >= expected.Count);
+        Assert.True(await a.MetricAsync("cleanrealtime_backplane_messages_total{direction=\"received\"}") >= expected.Count);
+        Assert.Equal(0, await a.MetricAsync("cleanrealtime_messages_published_total"));
+        var latencies = await a.MetricAsync("cleanrealtime_backplane_publish_seconds_count");
+        Assert.True(latencies >= expected.Count, $"{latencies} backplane latencies observed for {expected.Count} messages");
+        Assert.True(
+            await a.MetricAsync("cleanrealtime_backplane_publish_seconds_sum") / latencies < 1,
+            "messages crossed Redis in under a second on average");
     }
 
     [SkippableFact]

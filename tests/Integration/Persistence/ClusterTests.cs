@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using CleanRealtime.IntegrationTests.Reliability;
@@ -32,6 +33,27 @@ public sealed class ClusterTests(PostgresContainer postgres)
         using var jobs = await worker.Http.GetAsync("/v1/jobs");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, jobs.StatusCode);
+    }
+
+    [SkippableFact]
+    public async Task Cluster_JobSubmittedToAnApiNode_WakesTheIdleWorkerNodeAtOnceThroughNotify()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var api = await NodeAsync(database, "api");
+        // The worker would find a job by polling only after a minute: a start within seconds came through LISTEN/NOTIFY.
+        await using var worker = await NodeAsync(database, "worker", poll: "00:01:00");
+        await ServerFixture.WaitUntilAsync(
+            async () => (await worker.Http.GetStringAsync("/metrics")).Contains("cleanrealtime_job_queue_depth 0", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the worker node is up");
+
+        var submitted = Stopwatch.StartNew();
+        var job = await api.SubmitJobAsync(ServerFixture.Synthetic(3, width: 64, height: 64), ["frame_quality"]);
+        var state = await api.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "completed", "failed");
+
+        Assert.Equal("completed", state.GetProperty("status").GetString());
+        Assert.True(submitted.Elapsed < TimeSpan.FromSeconds(20), $"the job took {submitted.Elapsed.TotalSeconds:F1} s: the worker was not woken");
+        var claimed = state.GetProperty("started_at").GetDateTimeOffset() - state.GetProperty("created_at").GetDateTimeOffset();
+        Assert.True(claimed < TimeSpan.FromSeconds(10), $"claimed {claimed.TotalMilliseconds:F0} ms after submission");
     }
 
     [SkippableFact]
@@ -113,12 +135,14 @@ public sealed class ClusterTests(PostgresContainer postgres)
         }
     }
 
-    private static Task<ServerFixture> NodeAsync(string database, string roles, ListLoggerProvider? logs = null, string leaseDuration = "00:00:30") =>
+    private static Task<ServerFixture> NodeAsync(
+        string database, string roles, ListLoggerProvider? logs = null, string leaseDuration = "00:00:30", string poll = "00:00:01") =>
         ServerFixture.StartAsync(
             new Dictionary<string, string?>
             {
                 ["Storage:Provider"] = "postgres", ["ConnectionStrings:Jobs"] = database, ["Node:Roles"] = roles,
-                ["Jobs:LeaseDuration"] = leaseDuration, ["Logging:LogLevel:CleanRealtime.Infrastructure.Execution"] = "Information",
+                ["Jobs:LeaseDuration"] = leaseDuration, ["Jobs:QueuePollInterval"] = poll,
+                ["Logging:LogLevel:CleanRealtime.Infrastructure.Execution"] = "Information",
             },
             logs is null ? null : services => services.AddSingleton<ILoggerProvider>(logs));
 }

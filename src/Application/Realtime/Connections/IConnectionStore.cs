@@ -19,6 +19,12 @@ public interface IRealtimeSubscriber
     /// <summary>Messages waiting in its outbound queue.</summary>
     int QueueDepth { get; }
 
+    /// <summary>Messages written to its transport so far.</summary>
+    long Sent { get; }
+
+    /// <summary>Messages its queue dropped so far (API.md §3.5).</summary>
+    long Dropped { get; }
+
     /// <summary>Queues a message already serialized; never waits.</summary>
     bool Enqueue(OutboundMessage message);
 }
@@ -40,4 +46,7 @@ public interface IConnectionStore
     void Remove(IRealtimeSubscriber subscriber);
 
     bool Contains(Guid subscriberId);
+
+    /// <summary>Messages sent to and dropped by every connection of this node since it started, closed ones included.</summary>
+    (long Sent, long Dropped) DeliveryTotals { get; }
 }

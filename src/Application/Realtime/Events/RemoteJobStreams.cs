@@ -6,8 +6,11 @@ using Microsoft.Extensions.Options;
 
 namespace CleanRealtime.Application.Realtime.Events;
 
-/// <summary>A job message published on another node, as the backplane carries it: the envelope's bytes and what routes them.</summary>
-public sealed record BackplaneMessage(string NodeId, Guid JobId, long Seq, MessageType Type, bool EndsJob, byte[] Json)
+/// <summary>
+/// A job message published on another node, as the backplane carries it: the envelope's bytes, what routes them, and
+/// when the publishing node published it (UTC ticks; what the backplane latency is measured from).
+/// </summary>
+public sealed record BackplaneMessage(string NodeId, Guid JobId, long Seq, MessageType Type, bool EndsJob, byte[] Json, long PublishedAtUtcTicks = 0)
 {
     public OutboundMessage ToOutbound() => new(Type, Json, Seq);
 }

@@ -24,14 +24,47 @@ public sealed class RedisBackplaneTests
         Assert.Equal(json, received.Json);
     }
 
+    public static TheoryData<string, byte[]> NotJobMessages => new()
+    {
+        { "empty", [] },
+        { "shorter than the header", [2, 0, 2] },
+        { "another version", Header(version: 9) },
+        { "an unknown message type", Header(type: 200) },
+        { "a node id longer than the message", Header(nodeLength: 9) },
+        { "seq 0", Header(seq: 0) },
+    };
+
     [Theory]
-    [InlineData(new byte[0])]
-    [InlineData(new byte[] { 1, 0, 2 })]
-    [InlineData(new byte[] { 9, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0 })]
-    [InlineData(new byte[] { 1, 0, 200, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0 })]
-    [InlineData(new byte[] { 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 9 })]
-    [InlineData(new byte[] { 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0 })]
-    public void Decode_NotAJobMessage_IsRefused(byte[] bytes) => Assert.False(RedisLink.TryDecode((RedisValue)bytes, out _));
+    [MemberData(nameof(NotJobMessages))]
+    public void Decode_NotAJobMessage_IsRefused(string what, byte[] bytes)
+    {
+        Assert.True(RedisLink.TryDecode((RedisValue)Header(), out _), "the well-formed header these cases start from decodes");
+        Assert.False(RedisLink.TryDecode((RedisValue)bytes, out _), what);
+    }
+
+    [Fact]
+    public void Encode_CarriesThePublicationTime()
+    {
+        var published = new DateTimeOffset(2026, 12, 2, 14, 0, 0, TimeSpan.Zero).UtcTicks + 1234567;
+        var sent = new BackplaneMessage("n", Guid.NewGuid(), 1, MessageType.Frame, EndsJob: false, "{}"u8.ToArray(), published);
+
+        Assert.True(RedisLink.TryDecode(RedisLink.Encode(sent), out var received));
+
+        Assert.Equal(published, received.PublishedAtUtcTicks);
+    }
+
+    /// <summary>A version-2 header with an empty node id and no JSON: [version][flags][type][seq][job id][published at][node id length].</summary>
+    private static byte[] Header(byte version = 2, byte type = 2, long seq = 1, short nodeLength = 0)
+    {
+        var bytes = new byte[37];
+        bytes[0] = version;
+        bytes[2] = type;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(3), seq);
+        Guid.NewGuid().TryWriteBytes(bytes.AsSpan(11, 16));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(27), 638_000_000_000_000_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt16BigEndian(bytes.AsSpan(35), nodeLength);
+        return bytes;
+    }
 
     [Theory]
     [InlineData("sqlite", "127.0.0.1:6379", "Storage:Provider=postgres")]
