@@ -2,15 +2,17 @@ using System.Globalization;
 
 namespace CleanRealtime.Bench;
 
-/// <summary>The driver's command line: <c>[all|fanout|scale|pipeline|replay|micro]... [--quick] [options]</c>.</summary>
+/// <summary>The driver's command line: <c>[all|fanout|scale|pipeline|replay|micro|cluster]... [--quick] [options]</c>.</summary>
 internal sealed record BenchOptions
 {
     public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline", "replay"];
 
     public const string Usage = """
-        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro]... [options]
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|cluster]... [options]
 
           all (default)          every scenario: micro, fanout, scale, pipeline, replay
+          cluster                not in all: needs Docker (source scripts/containers.sh first); PostgreSQL + Redis
+                                 containers and two nodes: cross-node delivery and job claim latency
           --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
           --clients 1,5,100      fan-out client counts
           --connections N        idle connections for scale (default 10000, quick 500)
@@ -51,7 +53,7 @@ internal sealed record BenchOptions
                 case "all":
                     scenarios.AddRange(AllScenarios);
                     break;
-                case "fanout" or "scale" or "pipeline" or "replay" or "micro":
+                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "cluster":
                     scenarios.Add(args[i]);
                     break;
                 case "--quick":
@@ -95,7 +97,7 @@ internal sealed record BenchOptions
 
         return new BenchOptions
         {
-            Scenarios = scenarios.Count == 0 ? AllScenarios : AllScenarios.Where(scenarios.Contains).ToArray(),
+            Scenarios = scenarios.Count == 0 ? AllScenarios : [.. AllScenarios.Where(scenarios.Contains), .. scenarios.Where(s => s == "cluster").Distinct()],
             Quick = quick,
             Clients = clients ?? [1, 5, 100],
             Connections = connections ?? (quick ? 500 : 10_000),

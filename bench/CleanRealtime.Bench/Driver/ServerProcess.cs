@@ -8,7 +8,11 @@ using CleanRealtime.Bench.Wire;
 namespace CleanRealtime.Bench.Driver;
 
 /// <summary>Settings handed to a benchmark server child process.</summary>
-internal sealed record ServeSettings(int MessageBytes, int QueueCapacity, int MaxConnections);
+internal sealed record ServeSettings(int MessageBytes, int QueueCapacity, int MaxConnections)
+{
+    /// <summary>Product configuration for a <c>real</c> server (<c>serve --set key=value</c>).</summary>
+    public IReadOnlyDictionary<string, string> Product { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>
 /// A benchmark server (<c>serve --kind real|bare</c>) running as a child process of the driver. Its CPU time and RSS are
@@ -82,6 +86,12 @@ internal sealed class ServerProcess : IAsyncDisposable
                  })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in settings.Product)
+        {
+            start.ArgumentList.Add("--set");
+            start.ArgumentList.Add($"{key}={value}");
         }
 
         start.RedirectStandardInput = true;

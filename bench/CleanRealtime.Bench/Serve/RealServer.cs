@@ -42,6 +42,10 @@ internal static class RealServer
             ["Realtime:PongTimeout"] = "01:00:00",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (key, value) in options.Settings)
+        {
+            settings[key] = value;
+        }
 
         var app = ServerApp.Build(["--contentRoot", root], builder =>
         {

@@ -6,13 +6,19 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CleanRealtime.Bench.Serve;
 
-/// <summary>The arguments of <c>CleanRealtime.Bench serve</c>.</summary>
+/// <summary>
+/// The arguments of <c>CleanRealtime.Bench serve</c>. <c>--set key=value</c> (repeatable, <c>real</c> only) adds product
+/// configuration after the bench's own, e.g. <c>--set Storage:Provider=postgres</c> for the cluster scenario.
+/// </summary>
 internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int QueueCapacity, int MaxConnections)
 {
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
     public static ServeOptions Parse(IReadOnlyList<string> args)
     {
         var kind = "real";
         int port = 0, size = 200, queue = 1000, connections = 20_000;
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");
@@ -23,6 +29,10 @@ internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int
                 case "--size": size = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--queue-capacity": queue = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--max-connections": connections = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--set" when value.IndexOf('=', StringComparison.Ordinal) is > 0 and var equals:
+                    settings[value[..equals]] = value[(equals + 1)..];
+                    break;
+                case "--set": throw new ArgumentException("--set takes key=value");
                 default: throw new ArgumentException($"unknown serve option {args[i]}");
             }
 
@@ -39,7 +49,12 @@ internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int
             throw new ArgumentException("--port 0..65535, --size 64..65536, --queue-capacity >= 1, --max-connections >= 1");
         }
 
-        return new ServeOptions(kind, port, size, queue, connections);
+        if (settings.Count > 0 && kind != "real")
+        {
+            throw new ArgumentException("--set applies to --kind real only");
+        }
+
+        return new ServeOptions(kind, port, size, queue, connections) { Settings = settings };
     }
 }
 
