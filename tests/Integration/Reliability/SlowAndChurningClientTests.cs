@@ -35,10 +35,11 @@ public sealed class SlowAndChurningClientTests : IAsyncLifetime
         using var churning = new CancellationTokenSource();
         var churn = ChurnAsync(_server, 1000, churning.Token);
 
-        // 8000 fast frames × 2 plugins: ~16,000 frame messages (~5 MB, well past what loopback socket buffers absorb)
+        // 12,000 fast frames × 2 plugins: ~24,000 frame messages (~8 MB, twice what loopback socket buffers absorb: the
+        // kernel's send buffer grows to tcp_wmem's 4 MB on its own, so ~5 MB left the frozen client's queue unfilled at times)
         // plus ~110 progress, plugin_status and error (gpu fallback) messages.
         var job = await _server.SubmitJobAsync(
-            "synthetic:pitch?frames=8000&width=64&height=64", ["frame_quality", "pitch_detection"], device: "gpu");
+            "synthetic:pitch?frames=12000&width=64&height=64", ["frame_quality", "pitch_detection"], device: "gpu");
         var sequences = await Task.WhenAll(healthy.Select(c => ReadJobAsync(c, job)));
         var churned = await churn;
 
