@@ -7,16 +7,23 @@ internal sealed record BenchOptions
 {
     public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline", "replay"];
 
-    public const string Usage = """
-        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro]... [options]
+    /// <summary>Every scenario, in the order they run; <c>peers</c> needs the reference peers' sources, so <c>all</c> leaves it out.</summary>
+    public static readonly string[] KnownScenarios = [.. AllScenarios, "peers"];
 
-          all (default)          every scenario: micro, fanout, scale, pipeline, replay
+    public const string DefaultPeersDirectory = "/work/shared/peers";
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|peers]... [options]
+
+          all (default)          every scenario: micro, fanout, scale, pipeline, replay (not peers)
+          peers                  issue 11: the project against the SignalR and plain Kestrel reference peers
           --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
           --clients 1,5,100      fan-out client counts
           --connections N        idle connections for scale (default 10000, quick 500)
           --size N               frame message size in bytes (default 200)
           --queue-capacity N     per-connection outbound queue of both servers (default 1000, the product default)
           --out DIR              where latest.json / latest.md go (default bench/results)
+          --peers DIR            the reference peers' sources for peers (default /work/shared/peers; copied, never written)
 
         internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
         """;
@@ -35,6 +42,8 @@ internal sealed record BenchOptions
 
     public required string OutputDirectory { get; init; }
 
+    public string PeersDirectory { get; init; } = DefaultPeersDirectory;
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var scenarios = new List<string>();
@@ -43,6 +52,7 @@ internal sealed record BenchOptions
         int? connections = null;
         int size = 200, queue = 1000;
         string? output = null;
+        string? peers = null;
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -51,7 +61,7 @@ internal sealed record BenchOptions
                 case "all":
                     scenarios.AddRange(AllScenarios);
                     break;
-                case "fanout" or "scale" or "pipeline" or "replay" or "micro":
+                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "peers":
                     scenarios.Add(args[i]);
                     break;
                 case "--quick":
@@ -72,6 +82,9 @@ internal sealed record BenchOptions
                     break;
                 case "--out":
                     output = Value();
+                    break;
+                case "--peers":
+                    peers = Value();
                     break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
@@ -95,13 +108,14 @@ internal sealed record BenchOptions
 
         return new BenchOptions
         {
-            Scenarios = scenarios.Count == 0 ? AllScenarios : AllScenarios.Where(scenarios.Contains).ToArray(),
+            Scenarios = scenarios.Count == 0 ? AllScenarios : KnownScenarios.Where(scenarios.Contains).ToArray(),
             Quick = quick,
             Clients = clients ?? [1, 5, 100],
             Connections = connections ?? (quick ? 500 : 10_000),
             MessageBytes = size,
             QueueCapacity = queue,
             OutputDirectory = Path.GetFullPath(output ?? DefaultOutputDirectory()),
+            PeersDirectory = peers ?? DefaultPeersDirectory,
         };
     }
 

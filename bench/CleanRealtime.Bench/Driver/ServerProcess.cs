@@ -23,8 +23,11 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output;
 
-    private ServerProcess(string kind, Process process, ConcurrentQueue<string> output, Uri baseAddress)
+    private readonly bool _external;
+
+    private ServerProcess(string kind, Process process, ConcurrentQueue<string> output, Uri baseAddress, bool external = false)
     {
+        _external = external;
         Kind = kind;
         _process = process;
         _output = output;
@@ -133,6 +136,109 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a server that is not this executable (a reference peer: <c>dotnet &lt;dll&gt; args</c>) on a free loopback
+    /// port given by <c>ASPNETCORE_URLS</c>, and waits (bounded) until <paramref name="readyPath"/> answers 200. It
+    /// inherits the environment; it does not watch its standard input, so it is killed when done.
+    /// </summary>
+    public static async Task<ServerProcess> StartExternalAsync(
+        string kind, string dll, IReadOnlyList<string> args, string readyPath, CancellationToken cancellationToken)
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+        }
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+        start.Environment["ASPNETCORE_URLS"] = address.GetLeftPart(UriPartial.Authority);
+        var output = new ConcurrentQueue<string>();
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Remember(output, e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Remember(output, e.Data);
+            }
+        };
+
+        ServerProcess? server = null;
+        try
+        {
+            process.Start();
+            Running[process.Id] = process;
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            server = new ServerProcess(kind, process, output, address, external: true);
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the {kind} server exited before it was ready:{Environment.NewLine}{server.RecentOutput}");
+                }
+
+                try
+                {
+                    using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    using var response = await server.Http.GetAsync(new Uri(readyPath, UriKind.Relative), probe.Token);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return server;
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    // Not listening yet.
+                }
+
+                if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    throw new InvalidOperationException($"the {kind} server was not ready within 60 s:{Environment.NewLine}{server.RecentOutput}");
+                }
+
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+        catch
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+            else
+            {
+                Kill(process);
+                Running.TryRemove(process.Id, out _);
+                process.Dispose();
+            }
+
+            throw;
+        }
+    }
+
     public async Task<PublishResult> PublishAsync(int run, long count, double rate, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -179,7 +285,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         Http.Dispose();
         try
         {
-            if (!_process.HasExited)
+            if (!_external && !_process.HasExited)
             {
                 _process.StandardInput.Close();
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
