@@ -23,6 +23,7 @@ internal sealed record BenchOptions
           --size N               frame message size in bytes (default 200)
           --queue-capacity N     per-connection outbound queue of both servers (default 1000, the product default)
           --out DIR              where latest.json / latest.md go (default bench/results)
+          --peer-cases LIST      peers cases to run, of full,100x1000,5x1000 (default all three)
           --peers DIR            the reference peers' sources for peers (default /work/shared/peers; copied, never written)
 
         internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
@@ -44,6 +45,8 @@ internal sealed record BenchOptions
 
     public string PeersDirectory { get; init; } = DefaultPeersDirectory;
 
+    public IReadOnlyList<string> PeerCases { get; init; } = ["full", "100x1000", "5x1000"];
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var scenarios = new List<string>();
@@ -53,6 +56,7 @@ internal sealed record BenchOptions
         int size = 200, queue = 1000;
         string? output = null;
         string? peers = null;
+        string[]? peerCases = null;
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -86,6 +90,14 @@ internal sealed record BenchOptions
                 case "--peers":
                     peers = Value();
                     break;
+                case "--peer-cases":
+                    peerCases = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (peerCases.Length == 0 || peerCases.Any(c => c is not ("full" or "100x1000" or "5x1000")))
+                    {
+                        throw new ArgumentException("--peer-cases takes full, 100x1000 and/or 5x1000");
+                    }
+
+                    break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
             }
@@ -116,6 +128,7 @@ internal sealed record BenchOptions
             QueueCapacity = queue,
             OutputDirectory = Path.GetFullPath(output ?? DefaultOutputDirectory()),
             PeersDirectory = peers ?? DefaultPeersDirectory,
+            PeerCases = peerCases ?? ["full", "100x1000", "5x1000"],
         };
     }
 
