@@ -35,7 +35,14 @@ public sealed class MessageSerializer
     [ThreadStatic]
     private static Utf8JsonWriter? _writer;
 
-    public byte[] Serialize(RealtimeMessage message)
+    public byte[] Serialize(RealtimeMessage message) => Serialize(message, fastFrames: true);
+
+    /// <summary>
+    /// <paramref name="fastFrames"/>: a <c>frame</c> payload (one per analysed frame and plugin, the bulk of the traffic) is
+    /// written by hand, byte for byte what the source-generated contract writes (MessageSerializerTests compare the
+    /// two), without the contract's per-property metadata walk; every other payload goes through the contract.
+    /// </summary>
+    internal byte[] Serialize(RealtimeMessage message, bool fastFrames)
     {
         ArgumentNullException.ThrowIfNull(message);
         var buffer = _buffer ??= new ArrayBufferWriter<byte>(512);
@@ -47,7 +54,15 @@ public sealed class MessageSerializer
             writer.WriteStartObject();
             writer.WriteString("type"u8, message.Type.ToWire());
             writer.WritePropertyName("payload"u8);
-            JsonSerializer.Serialize(writer, message.Payload, Options.GetTypeInfo(message.Payload.GetType()));
+            if (fastFrames && message.Payload is FramePayload frame)
+            {
+                WriteFrame(writer, frame);
+            }
+            else
+            {
+                JsonSerializer.Serialize(writer, message.Payload, Options.GetTypeInfo(message.Payload.GetType()));
+            }
+
             Span<byte> timestamp = stackalloc byte[RoundTripLength];
             writer.WriteString("timestamp"u8, timestamp[..FormatTimestamp(message.Timestamp, timestamp)]);
             if (message.Seq is { } seq)
@@ -65,6 +80,24 @@ public sealed class MessageSerializer
             _writer = null;
             throw;
         }
+    }
+
+    /// <summary><see cref="FramePayload"/> as the contract writes it: snake_case, declaration order, null left out.</summary>
+    private static void WriteFrame(Utf8JsonWriter writer, FramePayload frame)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("job_id"u8, frame.JobId);
+        writer.WriteString("frame_id"u8, frame.FrameId);
+        writer.WriteString("plugin"u8, frame.Plugin);
+        writer.WritePropertyName("data"u8);
+        frame.Data.WriteTo(writer);
+        writer.WriteNumber("timing_ms"u8, frame.TimingMs);
+        if (frame.DeviceUsed is { } device)
+        {
+            writer.WriteString("device_used"u8, device);
+        }
+
+        writer.WriteEndObject();
     }
 
     /// <summary>Serializes a message for sending: its bytes with its type and seq.</summary>
