@@ -75,7 +75,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public static async Task<ServerProcess> StartAsync(string kind, ServeSettings settings, CancellationToken cancellationToken)
     {
-        var start = SelfCommand();
+        var start = kind == "real" ? ProductRuntimeCommand() ?? SelfCommand() : SelfCommand();
         foreach (var arg in new[]
                  {
                      "serve", "--kind", kind, "--port", "0",
@@ -92,7 +92,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
 
-        // The product (src/Api, Web SDK) runs with Server GC; so do both benchmark servers.
+        // The product (src/Api, Web SDK) runs with Server GC; so do both benchmark servers (real: also from the product's runtimeconfig).
         start.Environment["DOTNET_gcServer"] = "1";
 
         var output = new ConcurrentQueue<string>();
@@ -356,6 +356,30 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             // Keep the last lines only.
         }
+    }
+
+    /// <summary>
+    /// This executable under the product's own runtime settings: <c>dotnet exec --runtimeconfig
+    /// CleanRealtime.Api.runtimeconfig.json CleanRealtime.Bench.dll</c> (the build copies the Api's runtimeconfig next to
+    /// the bench), so the real server runs with what <c>src/Api/Api.csproj</c> puts there (Server GC, thread-pool
+    /// settings), as the product does. Null when that file is missing.
+    /// </summary>
+    private static ProcessStartInfo? ProductRuntimeCommand()
+    {
+        var config = Path.Combine(AppContext.BaseDirectory, "CleanRealtime.Api.runtimeconfig.json");
+        var entry = Assembly.GetEntryAssembly()?.Location;
+        if (!File.Exists(config) || string.IsNullOrEmpty(entry))
+        {
+            return null;
+        }
+
+        var start = new ProcessStartInfo("dotnet");
+        foreach (var arg in new[] { "exec", "--runtimeconfig", config, entry })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 
     /// <summary>This very executable: the apphost when run by <c>dotnet run</c>, else <c>dotnet &lt;dll&gt;</c>.</summary>
