@@ -7,11 +7,16 @@ internal sealed record BenchOptions
 {
     public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline", "replay"];
 
-    public const string Usage = """
-        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|cluster]... [options]
+    /// <summary>Every scenario, in the order they run; <c>peers</c> needs the reference peers' sources, so <c>all</c> leaves it out.</summary>
+    public static readonly string[] KnownScenarios = [.. AllScenarios, "peers", "cluster"];
 
-          all (default)          every scenario: micro, fanout, scale, pipeline, replay
-          cluster                not in all: needs Docker (source scripts/containers.sh first); PostgreSQL + Redis
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|peers|cluster]... [options]
+
+          all (default)          every scenario: micro, fanout, scale, pipeline, replay (not peers, not cluster)
+          peers                  issue 11: the project against the SignalR and plain Kestrel reference peers
+          cluster                issue 9: needs Docker (source scripts/containers.sh first); PostgreSQL + Redis
                                  containers and two nodes: cross-node delivery and job claim latency
           --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
           --clients 1,5,100      fan-out client counts
@@ -19,6 +24,8 @@ internal sealed record BenchOptions
           --size N               frame message size in bytes (default 200)
           --queue-capacity N     per-connection outbound queue of both servers (default 1000, the product default)
           --out DIR              where latest.json / latest.md go (default bench/results)
+          --peer-cases LIST      peers cases to run, of full,100x1000,5x1000 (default all three)
+          --peers DIR            the reference peers' sources for peers (default ../shared/peers beside the repository; copied, never written)
 
         internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
         """;
@@ -37,6 +44,10 @@ internal sealed record BenchOptions
 
     public required string OutputDirectory { get; init; }
 
+    public required string PeersDirectory { get; init; }
+
+    public IReadOnlyList<string> PeerCases { get; init; } = ["full", "100x1000", "5x1000"];
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var scenarios = new List<string>();
@@ -45,6 +56,8 @@ internal sealed record BenchOptions
         int? connections = null;
         int size = 200, queue = 1000;
         string? output = null;
+        string? peers = null;
+        string[]? peerCases = null;
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -53,7 +66,7 @@ internal sealed record BenchOptions
                 case "all":
                     scenarios.AddRange(AllScenarios);
                     break;
-                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "cluster":
+                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "peers" or "cluster":
                     scenarios.Add(args[i]);
                     break;
                 case "--quick":
@@ -74,6 +87,17 @@ internal sealed record BenchOptions
                     break;
                 case "--out":
                     output = Value();
+                    break;
+                case "--peers":
+                    peers = Value();
+                    break;
+                case "--peer-cases":
+                    peerCases = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (peerCases.Length == 0 || peerCases.Any(c => c is not ("full" or "100x1000" or "5x1000")))
+                    {
+                        throw new ArgumentException("--peer-cases takes full, 100x1000 and/or 5x1000");
+                    }
+
                     break;
                 default:
                     throw new ArgumentException($"unknown argument '{args[i]}'");
@@ -97,14 +121,30 @@ internal sealed record BenchOptions
 
         return new BenchOptions
         {
-            Scenarios = scenarios.Count == 0 ? AllScenarios : [.. AllScenarios.Where(scenarios.Contains), .. scenarios.Where(s => s == "cluster").Distinct()],
+            Scenarios = scenarios.Count == 0 ? AllScenarios : KnownScenarios.Where(scenarios.Contains).ToArray(),
             Quick = quick,
             Clients = clients ?? [1, 5, 100],
             Connections = connections ?? (quick ? 500 : 10_000),
             MessageBytes = size,
             QueueCapacity = queue,
             OutputDirectory = Path.GetFullPath(output ?? DefaultOutputDirectory()),
+            PeersDirectory = Path.GetFullPath(peers ?? DefaultPeersDirectory()),
+            PeerCases = peerCases ?? ["full", "100x1000", "5x1000"],
         };
+    }
+
+    /// <summary>The reference peers the issue names: <c>../shared/peers</c> beside the repository (found from the build output).</summary>
+    private static string DefaultPeersDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CleanRealtime.sln")))
+            {
+                return Path.Combine(dir.FullName, "..", "shared", "peers");
+            }
+        }
+
+        return Path.Combine("..", "shared", "peers");
     }
 
     /// <summary>bench/results next to this project, found from the build output; else ./bench/results.</summary>

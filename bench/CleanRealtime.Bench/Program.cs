@@ -68,6 +68,9 @@ try
             case "replay":
                 await new ReplayScenario(options, report).RunAsync(cancel.Token);
                 break;
+            case "peers":
+                await new PeersScenario(options, report).RunAsync(cancel.Token);
+                break;
             case "cluster":
                 await new ClusterScenario(options, report).RunAsync(cancel.Token);
                 break;

@@ -164,6 +164,7 @@ internal sealed class RunState(int run)
 {
     private long _received;
     private long _lastAt;
+    private long _untimed;
 
     public int Run => run;
 
@@ -176,10 +177,21 @@ internal sealed class RunState(int run)
 
     public LatencyHistogram Latency { get; } = new();
 
+    public long Untimed => Volatile.Read(ref _untimed);
+
     public void Record(long latencyMicroseconds, long now, int bytes)
     {
         Latency.Record(latencyMicroseconds);
         MessageBytes = bytes;
+        Volatile.Write(ref _lastAt, now);
+        Volatile.Write(ref _received, _received + 1);
+    }
+
+    /// <summary>A frame whose send time could not be read: counted, without a latency.</summary>
+    public void RecordUntimed(long now, int bytes)
+    {
+        MessageBytes = bytes;
+        Volatile.Write(ref _untimed, _untimed + 1);
         Volatile.Write(ref _lastAt, now);
         Volatile.Write(ref _received, _received + 1);
     }

@@ -27,8 +27,11 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output;
 
-    private ServerProcess(string kind, Process process, ConcurrentQueue<string> output, Uri baseAddress)
+    private readonly bool _external;
+
+    private ServerProcess(string kind, Process process, ConcurrentQueue<string> output, Uri baseAddress, bool external = false)
     {
+        _external = external;
         Kind = kind;
         _process = process;
         _output = output;
@@ -76,7 +79,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public static async Task<ServerProcess> StartAsync(string kind, ServeSettings settings, CancellationToken cancellationToken)
     {
-        var start = SelfCommand();
+        var start = kind == "real" ? ProductRuntimeCommand() ?? SelfCommand() : SelfCommand();
         foreach (var arg in new[]
                  {
                      "serve", "--kind", kind, "--port", "0",
@@ -99,7 +102,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
 
-        // The product (src/Api, Web SDK) runs with Server GC; so do both benchmark servers.
+        // The product (src/Api, Web SDK) runs with Server GC; so do both benchmark servers (real: also from the product's runtimeconfig).
         start.Environment["DOTNET_gcServer"] = "1";
 
         var output = new ConcurrentQueue<string>();
@@ -139,6 +142,109 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             Kill(process);
             process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts a server that is not this executable (a reference peer: <c>dotnet &lt;dll&gt; args</c>) on a free loopback
+    /// port given by <c>ASPNETCORE_URLS</c>, and waits (bounded) until <paramref name="readyPath"/> answers 200. It
+    /// inherits the environment; it does not watch its standard input, so it is killed when done.
+    /// </summary>
+    public static async Task<ServerProcess> StartExternalAsync(
+        string kind, string dll, IReadOnlyList<string> args, string readyPath, CancellationToken cancellationToken)
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+        }
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+        start.Environment["ASPNETCORE_URLS"] = address.GetLeftPart(UriPartial.Authority);
+        var output = new ConcurrentQueue<string>();
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Remember(output, e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Remember(output, e.Data);
+            }
+        };
+
+        ServerProcess? server = null;
+        try
+        {
+            process.Start();
+            Running[process.Id] = process;
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            server = new ServerProcess(kind, process, output, address, external: true);
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the {kind} server exited before it was ready:{Environment.NewLine}{server.RecentOutput}");
+                }
+
+                try
+                {
+                    using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    using var response = await server.Http.GetAsync(new Uri(readyPath, UriKind.Relative), probe.Token);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return server;
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    // Not listening yet.
+                }
+
+                if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    throw new InvalidOperationException($"the {kind} server was not ready within 60 s:{Environment.NewLine}{server.RecentOutput}");
+                }
+
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+        catch
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+            else
+            {
+                Kill(process);
+                Running.TryRemove(process.Id, out _);
+                process.Dispose();
+            }
+
             throw;
         }
     }
@@ -189,7 +295,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         Http.Dispose();
         try
         {
-            if (!_process.HasExited)
+            if (!_external && !_process.HasExited)
             {
                 _process.StandardInput.Close();
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -260,6 +366,30 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             // Keep the last lines only.
         }
+    }
+
+    /// <summary>
+    /// This executable under the product's own runtime settings: <c>dotnet exec --runtimeconfig
+    /// CleanRealtime.Api.runtimeconfig.json CleanRealtime.Bench.dll</c> (the build copies the Api's runtimeconfig next to
+    /// the bench), so the real server runs with what <c>src/Api/Api.csproj</c> puts there (Server GC, thread-pool
+    /// settings), as the product does. Null when that file is missing.
+    /// </summary>
+    private static ProcessStartInfo? ProductRuntimeCommand()
+    {
+        var config = Path.Combine(AppContext.BaseDirectory, "CleanRealtime.Api.runtimeconfig.json");
+        var entry = Assembly.GetEntryAssembly()?.Location;
+        if (!File.Exists(config) || string.IsNullOrEmpty(entry))
+        {
+            return null;
+        }
+
+        var start = new ProcessStartInfo("dotnet");
+        foreach (var arg in new[] { "exec", "--runtimeconfig", config, entry })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 
     /// <summary>This very executable: the apphost when run by <c>dotnet run</c>, else <c>dotnet &lt;dll&gt;</c>.</summary>

@@ -66,7 +66,7 @@ internal sealed class Report(string command, bool quick)
 
     public Table TargetsTable()
     {
-        var table = new Table("Targets (issues 4 and 8)", "target", "measured", "verdict", "note")
+        var table = new Table("Targets (issues 4, 8 and 11)", "target", "measured", "verdict", "note")
         {
             Note = quick ? "Quick run: figures are indicative only (short steps, few repetitions)." : null,
         };

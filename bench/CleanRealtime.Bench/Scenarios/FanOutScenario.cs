@@ -286,7 +286,7 @@ internal sealed class FanOutScenario(BenchOptions options, Report report)
             "clients", "server", "published/s", "deliveries/s", "loss", "min per client", "p50 ms", "p95 ms", "p99 ms", "server CPU µs/delivery")
         {
             Note = "At this low rate the server CPU per delivery is dominated by fixed costs between messages (.NET thread-pool workers " +
-                   "spin-waiting after each wake-up, on both servers alike); compare CPU at the maximum rate below.",
+                   "spin-wait after each wake-up by default, as in bare; the product turns that off); compare CPU at the maximum rate below.",
         };
         var atMax = new Table(
             "Fan-out at the maximum rate without loss",

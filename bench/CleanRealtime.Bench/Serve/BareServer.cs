@@ -35,7 +35,7 @@ internal static class BareServer
 
         var envelope = new BareEnvelope(options.MessageBytes);
         app.Lifetime.ApplicationStopped.Register(envelope.Dispose);
-        BenchControl.Map(app, (run, sequence) => hub.Publish(envelope.Write(run, sequence)), hub.Stats, envelope.MessageBytes);
+        BenchControl.Map(app, (run, sequence) => hub.Publish(envelope.Write(run, sequence)), hub.Stats, envelope.MessageBytes, hub.RoomGate);
         return app;
     }
 }
@@ -58,6 +58,26 @@ internal sealed class BareHub(int queueCapacity)
         }
     }
 
+    /// <summary>
+    /// How the bench publisher waits until every client's queue has room (as on the real server, so that both publish the
+    /// same way): the clients are taken once per publish; one that leaves meanwhile releases any wait on it.
+    /// </summary>
+    public Func<int, ValueTask> RoomGate()
+    {
+        var clients = Volatile.Read(ref _clients);
+        return async room =>
+        {
+            foreach (var client in clients)
+            {
+                var wait = client.WaitForRoomAsync(room);
+                if (!wait.IsCompletedSuccessfully)
+                {
+                    await wait;
+                }
+            }
+        };
+    }
+
     public (int Connections, long Dropped) Stats() => (Volatile.Read(ref _clients).Length, Interlocked.Read(ref _dropped));
 
     public async Task AcceptAsync(HttpContext context)
@@ -72,7 +92,7 @@ internal sealed class BareHub(int queueCapacity)
         var queue = Channel.CreateBounded<byte[]>(
             new BoundedChannelOptions(queueCapacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ => Interlocked.Increment(ref _dropped));
-        var client = new BareClient(socket, queue);
+        var client = new BareClient(socket, queue, queueCapacity);
         queue.Writer.TryWrite(Welcome);
         lock (_gate)
         {
@@ -93,6 +113,7 @@ internal sealed class BareHub(int queueCapacity)
             }
 
             queue.Writer.TryComplete();
+            client.ReleaseWaiter();
             await stop.CancelAsync();
             await writing;
         }
@@ -120,6 +141,7 @@ internal sealed class BareHub(int queueCapacity)
             {
                 while (reader.TryRead(out var message))
                 {
+                    client.Dequeued();
                     await client.Socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
                 }
             }
@@ -150,7 +172,75 @@ internal sealed class BareHub(int queueCapacity)
         }
     }
 
-    private sealed record BareClient(WebSocket Socket, Channel<byte[]> Queue);
+    /// <summary>A client: its socket, its queue, and a publisher waiting for room in it (at most one; bench only).</summary>
+    private sealed class BareClient(WebSocket socket, Channel<byte[]> queue, int capacity)
+    {
+        private readonly Lock _gate = new();
+        private TaskCompletionSource? _room;
+        private int _wanted;
+
+        public WebSocket Socket => socket;
+
+        public Channel<byte[]> Queue => queue;
+
+        public ValueTask WaitForRoomAsync(int room)
+        {
+            room = Math.Clamp(room, 1, capacity);
+            if (capacity - queue.Reader.Count >= room)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            TaskCompletionSource waiter;
+            lock (_gate)
+            {
+                waiter = _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _wanted = Math.Max(_wanted, room);
+            }
+
+            // Registered, then checked again (full fences on both sides, see Dequeued): a reader that drained the queue
+            // just before the registration is not missed.
+            Interlocked.MemoryBarrier();
+            if (capacity - queue.Reader.Count >= room || queue.Reader.Completion.IsCompleted)
+            {
+                ReleaseWaiter();
+            }
+
+            return new ValueTask(waiter.Task);
+        }
+
+        /// <summary>Called by the writer after each read: wakes the publisher once there is the room it waits for.</summary>
+        public void Dequeued()
+        {
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _room) is null)
+            {
+                return;
+            }
+
+            TaskCompletionSource? ready = null;
+            lock (_gate)
+            {
+                if (_room is not null && capacity - queue.Reader.Count >= _wanted)
+                {
+                    (ready, _room, _wanted) = (_room, null, 0);
+                }
+            }
+
+            ready?.TrySetResult();
+        }
+
+        public void ReleaseWaiter()
+        {
+            TaskCompletionSource? ready;
+            lock (_gate)
+            {
+                (ready, _room, _wanted) = (_room, null, 0);
+            }
+
+            ready?.TrySetResult();
+        }
+    }
 }
 
 /// <summary>

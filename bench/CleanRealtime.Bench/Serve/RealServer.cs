@@ -71,7 +71,25 @@ internal static class RealServer
             }
         }
 
-        BenchControl.Map(app, PublishOne, () => (manager.Count, manager.Connections.Sum(c => c.Dropped)), messageBytes);
+        // The publisher waits while a subscriber's queue is full, as the reference peers' emitters do (bench/README.md). The
+        // connections are taken once per publish: one that closes meanwhile completes its queue, which ends any wait on it.
+        Func<int, ValueTask> RoomGate()
+        {
+            var connections = manager.Connections;
+            return async room =>
+            {
+                foreach (var connection in connections)
+                {
+                    var wait = connection.WaitForRoomAsync(room);
+                    if (!wait.IsCompletedSuccessfully)
+                    {
+                        await wait;
+                    }
+                }
+            };
+        }
+
+        BenchControl.Map(app, PublishOne, () => (manager.Count, manager.Connections.Sum(c => c.Dropped)), messageBytes, RoomGate);
         MapBarePipeline(app);
         EventLogBench.Map(app, () => serializer.Serialize(new RealtimeMessage(Frame(data, 0, 0), DateTimeOffset.UtcNow, Seq: 1_000_000)));
         return app;

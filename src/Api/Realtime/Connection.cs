@@ -111,6 +111,13 @@ public sealed partial class Connection : IRealtimeSubscriber
     }
 
     /// <summary>
+    /// Completes when <paramref name="room"/> more messages fit in this connection's queue without dropping any, or when it
+    /// is closing. Only for a producer that chooses to wait for its consumers (the benchmark's publisher); the fan-out
+    /// never waits (API.md §3.5).
+    /// </summary>
+    public ValueTask WaitForRoomAsync(int room) => _queue.WaitForRoomAsync(room);
+
+    /// <summary>
     /// Queues the welcome, before the connection can receive anything published. A job message in it (the snapshot's
     /// last published <c>progress</c>) may still be on its way through the fan-out: it is not sent twice.
     /// </summary>

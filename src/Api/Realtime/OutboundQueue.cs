@@ -39,6 +39,9 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
     private bool _waiting;
     private bool _completed;
+    private int _count;
+    private TaskCompletionSource? _roomWaiter;
+    private int _roomWanted;
     private long _sequence;
     private long _dropped;
 
@@ -50,16 +53,8 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 
     public int Capacity { get; }
 
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _droppable.Count + _kept.Count;
-            }
-        }
-    }
+    /// <summary>Messages waiting (read without a lock: exact when read by the writer, a moment old otherwise).</summary>
+    public int Count => Volatile.Read(ref _count);
 
     public long Dropped => Interlocked.Read(ref _dropped);
 
@@ -86,12 +81,13 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             }
 
             outcome = EnqueueOutcome.Enqueued;
-            if (_droppable.Count + _kept.Count >= Capacity)
+            if (_count >= Capacity)
             {
                 if (_droppable.Count > 0)
                 {
                     _droppable.Dequeue();
                     _dropped++;
+                    _count--;
                     outcome = EnqueueOutcome.DroppedOldest;
                 }
                 else if (message.Type.IsDroppable())
@@ -106,6 +102,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             }
 
             (message.Type.IsDroppable() ? _droppable : _kept).Enqueue(new Entry(_sequence++, message));
+            Volatile.Write(ref _count, _count + 1);
             wake = _waiting;
             _waiting = false;
         }
@@ -120,6 +117,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
 
     public bool TryDequeue(out OutboundMessage message)
     {
+        TaskCompletionSource? room = null;
         lock (_gate)
         {
             var hasDroppable = _droppable.TryPeek(out var droppable);
@@ -133,7 +131,41 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             message = hasDroppable && (!hasKept || droppable.Sequence < kept.Sequence)
                 ? _droppable.Dequeue().Message
                 : _kept.Dequeue().Message;
-            return true;
+            Volatile.Write(ref _count, _count - 1);
+            if (_roomWaiter is not null && Capacity - _count >= _roomWanted)
+            {
+                (room, _roomWaiter, _roomWanted) = (_roomWaiter, null, 0);
+            }
+        }
+
+        room?.TrySetResult();
+        return true;
+    }
+
+    /// <summary>
+    /// Completes when at least <paramref name="room"/> messages (at most <see cref="Capacity"/>) fit without dropping any, or
+    /// when the queue is completed. For a producer that chooses to wait for this consumer (the benchmark's publisher, like
+    /// the reference broadcasters it is compared with): the product's publishing never waits (API.md §3.5) and never
+    /// calls this. Lock-free when there is room.
+    /// </summary>
+    public ValueTask WaitForRoomAsync(int room)
+    {
+        room = Math.Clamp(room, 1, Capacity);
+        if (Capacity - Volatile.Read(ref _count) >= room)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        lock (_gate)
+        {
+            if (_completed || Capacity - _count >= room)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _roomWanted = Math.Max(_roomWanted, room);
+            return new ValueTask(_roomWaiter.Task);
         }
     }
 
@@ -142,7 +174,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     {
         lock (_gate)
         {
-            if (_droppable.Count + _kept.Count > 0)
+            if (_count > 0)
             {
                 return ValueTask.FromResult(true);
             }
@@ -163,6 +195,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     {
         bool wake;
         bool hasItems;
+        TaskCompletionSource? room;
         lock (_gate)
         {
             _completed = true;
@@ -170,13 +203,16 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
             {
                 _droppable.Clear();
                 _kept.Clear();
+                Volatile.Write(ref _count, 0);
             }
 
-            hasItems = _droppable.Count + _kept.Count > 0;
+            hasItems = _count > 0;
             wake = _waiting;
             _waiting = false;
+            (room, _roomWaiter, _roomWanted) = (_roomWaiter, null, 0);
         }
 
+        room?.TrySetResult();
         if (wake)
         {
             _signal.SetResult(hasItems);

@@ -13,7 +13,7 @@ namespace CleanRealtime.Application.Realtime;
 /// </summary>
 public sealed class MessageSerializer
 {
-    private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+    private const int RoundTripLength = 28;
 
     private static readonly JsonSerializerOptions Options = new()
     {
@@ -35,7 +35,14 @@ public sealed class MessageSerializer
     [ThreadStatic]
     private static Utf8JsonWriter? _writer;
 
-    public byte[] Serialize(RealtimeMessage message)
+    public byte[] Serialize(RealtimeMessage message) => Serialize(message, fastFrames: true);
+
+    /// <summary>
+    /// <paramref name="fastFrames"/>: a <c>frame</c> payload (one per analysed frame and plugin, the bulk of the traffic) is
+    /// written by hand, byte for byte what the source-generated contract writes (MessageSerializerTests compare the
+    /// two), without the contract's per-property metadata walk; every other payload goes through the contract.
+    /// </summary>
+    internal byte[] Serialize(RealtimeMessage message, bool fastFrames)
     {
         ArgumentNullException.ThrowIfNull(message);
         var buffer = _buffer ??= new ArrayBufferWriter<byte>(512);
@@ -47,10 +54,17 @@ public sealed class MessageSerializer
             writer.WriteStartObject();
             writer.WriteString("type"u8, message.Type.ToWire());
             writer.WritePropertyName("payload"u8);
-            JsonSerializer.Serialize(writer, message.Payload, Options.GetTypeInfo(message.Payload.GetType()));
-            Span<char> timestamp = stackalloc char[32];
-            message.Timestamp.UtcDateTime.TryFormat(timestamp, out var written, TimestampFormat, CultureInfo.InvariantCulture);
-            writer.WriteString("timestamp"u8, timestamp[..written]);
+            if (fastFrames && message.Payload is FramePayload frame)
+            {
+                WriteFrame(writer, frame);
+            }
+            else
+            {
+                JsonSerializer.Serialize(writer, message.Payload, Options.GetTypeInfo(message.Payload.GetType()));
+            }
+
+            Span<byte> timestamp = stackalloc byte[RoundTripLength];
+            writer.WriteString("timestamp"u8, timestamp[..FormatTimestamp(message.Timestamp, timestamp)]);
             if (message.Seq is { } seq)
             {
                 writer.WriteNumber("seq"u8, seq);
@@ -68,11 +82,48 @@ public sealed class MessageSerializer
         }
     }
 
+    /// <summary><see cref="FramePayload"/> as the contract writes it: snake_case, declaration order, null left out.</summary>
+    private static void WriteFrame(Utf8JsonWriter writer, FramePayload frame)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("job_id"u8, frame.JobId);
+        writer.WriteString("frame_id"u8, frame.FrameId);
+        writer.WriteString("plugin"u8, frame.Plugin);
+        writer.WritePropertyName("data"u8);
+        frame.Data.WriteTo(writer);
+        writer.WriteNumber("timing_ms"u8, frame.TimingMs);
+        if (frame.DeviceUsed is { } device)
+        {
+            writer.WriteString("device_used"u8, device);
+        }
+
+        writer.WriteEndObject();
+    }
+
     /// <summary>Serializes a message for sending: its bytes with its type and seq.</summary>
     public OutboundMessage ToOutbound(RealtimeMessage message) => new(message.Type, Serialize(message), message.Seq);
 
-    public static string FormatTimestamp(DateTimeOffset timestamp) =>
-        timestamp.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);
+    public static string FormatTimestamp(DateTimeOffset timestamp)
+    {
+        Span<byte> utf8 = stackalloc byte[RoundTripLength];
+        return System.Text.Encoding.ASCII.GetString(utf8[..FormatTimestamp(timestamp, utf8)]);
+    }
+
+    /// <summary>
+    /// Writes <c>yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'</c> (microseconds, truncated, as the custom <c>ffffff</c> does) through the fast
+    /// round-trip ("O") formatter: its 7th fraction digit is cut. Returns the length (27).
+    /// </summary>
+    private static int FormatTimestamp(DateTimeOffset timestamp, Span<byte> utf8)
+    {
+        // "O" of a UTC DateTime: yyyy-MM-ddTHH:mm:ss.fffffffZ (28 bytes).
+        if (!timestamp.UtcDateTime.TryFormat(utf8, out var written, "O", CultureInfo.InvariantCulture) || written != RoundTripLength)
+        {
+            throw new FormatException($"Unexpected round-trip timestamp of {written} bytes.");
+        }
+
+        utf8[RoundTripLength - 2] = (byte)'Z';
+        return RoundTripLength - 1;
+    }
 
     private static void HideRoutingProperties(JsonTypeInfo typeInfo)
     {

@@ -14,12 +14,13 @@ public sealed partial class RealtimeMessages(RealtimeMessageValidator validator,
     {
         ArgumentNullException.ThrowIfNull(payload);
         message = new RealtimeMessage(payload, time.GetUtcNow());
-        var result = validator.ValidatePayload(payload);
-        if (result.IsValid && message.Timestamp.Offset == TimeSpan.Zero)
+        if (validator.IsValid(payload) && message.Timestamp.Offset == TimeSpan.Zero)
         {
             return true;
         }
 
+        // The slow path only for a message that fails: FluentValidation says why.
+        var result = validator.ValidatePayload(payload);
         LogInvalid(payload.Type.ToWire(), result.IsValid ? "'timestamp' must be UTC." : result.ToString("; "));
         return false;
     }

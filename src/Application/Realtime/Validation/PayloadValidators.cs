@@ -49,6 +49,14 @@ public sealed class FramePayloadValidator : AbstractValidator<FramePayload>
     }
 
     internal static bool IsTiming(double ms) => double.IsFinite(ms) && ms >= 0;
+
+    /// <summary>
+    /// The rules above, by hand: what is checked before every frame is sent (one per analysed frame and plugin), without
+    /// FluentValidation's allocations. Keep the two in step (PayloadValidationPathTests compares them).
+    /// </summary>
+    internal static bool Passes(FramePayload p) =>
+        p.JobId != Guid.Empty && !string.IsNullOrWhiteSpace(p.FrameId) && !string.IsNullOrWhiteSpace(p.Plugin)
+        && p.Data.ValueKind == JsonValueKind.Object && IsTiming(p.TimingMs) && (p.DeviceUsed is null || !string.IsNullOrWhiteSpace(p.DeviceUsed));
 }
 
 public sealed class PartialResultPayloadValidator : AbstractValidator<PartialResultPayload>
@@ -60,6 +68,10 @@ public sealed class PartialResultPayloadValidator : AbstractValidator<PartialRes
         RuleFor(p => p.Partial).Equal(true);
         RuleFor(p => p.JobId).NotEqual(Guid.Empty).When(p => p.JobId is not null);
     }
+
+    /// <summary>The rules above, by hand (see <see cref="FramePayloadValidator.Passes"/>).</summary>
+    internal static bool Passes(PartialResultPayload p) =>
+        !string.IsNullOrWhiteSpace(p.Plugin) && p.Result.ValueKind == JsonValueKind.Object && p.Partial && p.JobId != Guid.Empty;
 }
 
 public sealed class PluginStatusPayloadValidator : AbstractValidator<PluginStatusPayload>
@@ -139,6 +151,17 @@ public sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage
         RuleFor(m => m.Seq).Null().When(m => m.Payload is { RoutingJobId: null })
             .WithMessage("'seq' is only for messages about a job.");
     }
+
+    /// <summary>
+    /// Whether a payload passes its schema: <see cref="ValidatePayload"/>'s verdict. Frames and partial results, the
+    /// messages sent per analysed frame, are checked by hand with the same rules; the others through FluentValidation.
+    /// </summary>
+    public bool IsValid(RealtimePayload payload) => payload switch
+    {
+        FramePayload frame => FramePayloadValidator.Passes(frame),
+        PartialResultPayload partial => PartialResultPayloadValidator.Passes(partial),
+        _ => ValidatePayload(payload).IsValid,
+    };
 
     /// <summary>Checks a payload against its schema (the rules the envelope applies to it).</summary>
     public ValidationResult ValidatePayload(RealtimePayload payload)

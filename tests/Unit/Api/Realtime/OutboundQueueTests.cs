@@ -191,6 +191,67 @@ public sealed class OutboundQueueTests
     }
 
     [Fact]
+    public void WaitForRoomAsync_WithRoom_CompletesAtOnce()
+    {
+        var queue = new OutboundQueue(4);
+        queue.Enqueue(Make(MessageType.Frame));
+        queue.Enqueue(Make(MessageType.Frame));
+
+        Assert.True(queue.WaitForRoomAsync(2).AsTask().IsCompletedSuccessfully);
+        Assert.False(queue.WaitForRoomAsync(100).AsTask().IsCompleted); // at most Capacity (4) is asked: 2 are free
+    }
+
+    [Fact]
+    public async Task WaitForRoomAsync_WhenFull_CompletesOnceEnoughIsRead_AndNothingIsDropped()
+    {
+        var queue = new OutboundQueue(3);
+        var sent = new[] { Make(MessageType.Frame), Make(MessageType.Frame), Make(MessageType.Frame) };
+        foreach (var m in sent)
+        {
+            queue.Enqueue(m);
+        }
+
+        var room = queue.WaitForRoomAsync(2).AsTask();
+        Assert.True(queue.TryDequeue(out _));
+        Assert.False(room.IsCompleted);
+
+        Assert.True(queue.TryDequeue(out _));
+        await room.WaitAsync(Bound);
+        Assert.Equal(0, queue.Dropped);
+        Assert.Equal(1, queue.Count);
+    }
+
+    [Fact]
+    public async Task WaitForRoomAsync_WhenCompleted_CompletesWithoutRoom()
+    {
+        var queue = new OutboundQueue(1);
+        queue.Enqueue(Make(MessageType.Frame));
+        var room = queue.WaitForRoomAsync(1).AsTask();
+        Assert.False(room.IsCompleted);
+
+        queue.Complete(discardPending: false);
+
+        await room.WaitAsync(Bound);
+        Assert.True(queue.WaitForRoomAsync(1).AsTask().IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public void Count_FollowsEnqueueDropAndDequeue()
+    {
+        var queue = new OutboundQueue(2);
+        queue.Enqueue(Make(MessageType.Frame));
+        queue.Enqueue(Make(MessageType.Frame));
+        queue.Enqueue(Make(MessageType.Frame));
+        Assert.Equal(2, queue.Count);
+
+        queue.TryDequeue(out _);
+        Assert.Equal(1, queue.Count);
+
+        queue.Complete(discardPending: true);
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
     public void Constructor_CapacityBelowOne_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new OutboundQueue(0));

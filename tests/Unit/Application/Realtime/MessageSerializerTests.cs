@@ -158,4 +158,29 @@ public sealed partial class MessageSerializerTests
         Assert.Equal(MessageType.Progress, outbound.Type);
         Assert.Equal(json, Encoding.UTF8.GetString(outbound.Json));
     }
+
+    public static TheoryData<FramePayload, long?> Frames()
+    {
+        JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
+        return new()
+        {
+            { new FramePayload(JobId, "frame-000001", "ball_detection", Json("""{"x":1,"y":[1.5,-2e-7,null],"z":{"a":"b"}}"""), 1.25), null },
+            { new FramePayload(JobId, "frame-000002", "ball_detection", Json("{}"), 0, "cuda:0"), 7 },
+            { new FramePayload(JobId, "fr\u00e9me <\"quoted\"> \n\t", "plugin/ü", Json("""{"s":"<é>\u2028"}"""), 1e-9, "cpu"), long.MaxValue },
+            { new FramePayload(Guid.NewGuid(), "f", "p", Json("""{"big":12345678901234567890,"neg":-0.0}"""), 123456789.123456789), 1 },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(Frames))]
+    public void Serialize_Frame_HandWrittenPathIsByteForByteTheContract(FramePayload frame, long? seq)
+    {
+        var serializer = new MessageSerializer();
+        var message = new RealtimeMessage(frame, At, seq);
+
+        var fast = serializer.Serialize(message, fastFrames: true);
+        var contract = serializer.Serialize(message, fastFrames: false);
+
+        Assert.Equal(Encoding.UTF8.GetString(contract), Encoding.UTF8.GetString(fast));
+    }
 }

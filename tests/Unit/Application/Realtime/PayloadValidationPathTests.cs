@@ -39,6 +39,37 @@ public sealed class PayloadValidationPathTests
         Assert.Equal(envelope.Errors.Select(e => e.ErrorMessage).Order(), direct.Errors.Select(e => e.ErrorMessage).Order());
     }
 
+    public static TheoryData<RealtimePayload> PerFramePayloads() =>
+    [
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", Data, 1.5),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", Data, 0, "cuda"),
+        new FramePayload(Guid.Empty, "frame-000001", "ball_detection", Data, 1.5),
+        new FramePayload(Guid.NewGuid(), " ", "ball_detection", Data, 1.5),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "", Data, 1.5),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", NotAnObject, 1.5),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", default, 1.5),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", Data, -0.1),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", Data, double.PositiveInfinity),
+        new FramePayload(Guid.NewGuid(), "frame-000001", "ball_detection", Data, 1.5, "  "),
+        new PartialResultPayload("p", Data),
+        new PartialResultPayload("p", Data, JobId: Guid.NewGuid()),
+        new PartialResultPayload("", Data),
+        new PartialResultPayload("p", NotAnObject),
+        new PartialResultPayload("p", Data, Partial: false),
+        new PartialResultPayload("p", Data, JobId: Guid.Empty),
+        new ProgressPayload(Guid.NewGuid(), 150, "exploded"),
+    ];
+
+    [Theory]
+    [MemberData(nameof(PerFramePayloads))]
+    [MemberData(nameof(Payloads))]
+    public void IsValid_AgreesWithValidatePayload(RealtimePayload payload)
+    {
+        var validator = new RealtimeMessageValidator();
+
+        Assert.Equal(validator.ValidatePayload(payload).IsValid, validator.IsValid(payload));
+    }
+
     [Fact]
     public void ValidatePayload_UnknownPayloadType_IsRefused()
     {
