@@ -57,7 +57,7 @@ public sealed class ToolRunnerTests
         var clock = new FakeTimeProvider();
         using var h = RunnerHarness.Create(
             [TestPlugin.Slow("slow", clock, TimeSpan.FromMilliseconds(25)), TestPlugin.Slow("quick", clock, TimeSpan.FromMilliseconds(2.5))],
-            frames: 4, time: clock);
+            frames: 4, time: clock, jobs: OneAtATime());
 
         await h.RunAsync();
 
@@ -468,7 +468,7 @@ public sealed class ToolRunnerTests
         var clock = new FakeTimeProvider();
         using var h = RunnerHarness.Create(
             [TestPlugin.Echo("echo"), TestPlugin.Slow("slow", clock, TimeSpan.FromSeconds(2))], frames: 3, time: clock,
-            jobs: new JobsOptions { PluginTimeout = TimeSpan.FromSeconds(1) });
+            jobs: new JobsOptions { PluginTimeout = TimeSpan.FromSeconds(1), PipelineParallelism = 1 });
 
         await h.RunAsync();
 
@@ -694,6 +694,12 @@ public sealed class ToolRunnerTests
     }
 
     // ---- helpers ----
+
+    /// <summary>
+    /// Plugins that advance one shared fake clock can only be timed apart when they run one at a time: run concurrently,
+    /// each would also count the time the other one advanced.
+    /// </summary>
+    private static JobsOptions OneAtATime() => new() { PipelineParallelism = 1 };
 
     private static int IndexOf(IReadOnlyList<RealtimePayload> payloads, RealtimePayload payload)
     {
