@@ -359,9 +359,19 @@ public sealed partial class ToolRunner(
             }
             else
             {
-                await Task.Factory.StartNew(
-                    () => AnalyzeOnLane(pipeline, run, session.Session, context, work), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads)
-                    .ConfigureAwait(false);
+                try
+                {
+                    await Task.Factory.StartNew(
+                        () => AnalyzeOnLane(pipeline, run, session.Session, context, work), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads)
+                        .ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
+                    // lane goes on taking frames so that none of them waits for it forever.
+                    work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
+                    run.StopAfter(work.Frame.Index);
+                }
             }
 
             work.Skip(run.Slot);
