@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -166,28 +167,45 @@ public sealed partial class ToolRunner(
         using var deadline = new CancellationTokenSource(budget.MaxDuration, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, live.Cancellation, deadline.Token);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
-        var window = budget.PipelineBufferFrames;
-        using var free = new SemaphoreSlim(window, window);
-        var frames = Channel.CreateBounded<FrameWork>(new BoundedChannelOptions(window + 1) { SingleReader = true, SingleWriter = true });
-        var pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, stop.Token);
-        var threads = new AnalysisThreads(budget.EffectivePipelineParallelism, "job analysis");
+        var parallelism = budget.EffectivePipelineParallelism;
+        var window = new FrameWindow(budget.PipelineBufferFrames);
+        var frames = Channel.CreateBounded<FrameWork>(
+            new BoundedChannelOptions(budget.PipelineBufferFrames + 1) { SingleReader = true, SingleWriter = true });
+        AnalysisThreads? threads = null;
         var lanes = new List<Task>();
-        foreach (var run in runs.Where(r => r.Active))
+        var decoding = Task.CompletedTask;
+        Pipeline pipeline;
+        IAsyncEnumerable<FrameWork> analysed;
+        if (parallelism == 1)
         {
-            run.Inbox = Channel.CreateUnbounded<FrameWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = run.Sessions.Count == 1 });
-            foreach (var session in run.Sessions)
+            // One step at a time on this very flow, as the runner always did: no thread is handed anything.
+            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, CancellationToken.None);
+            analysed = AnalyzeInlineAsync(source, pipeline, budget, deadline, linked.Token);
+        }
+        else
+        {
+            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, stop.Token);
+            threads = new AnalysisThreads(parallelism, "job analysis");
+            foreach (var run in runs.Where(r => r.Active))
             {
-                lanes.Add(RunLaneAsync(pipeline, run, session, threads));
+                run.Inbox = Channel.CreateUnbounded<FrameWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = run.Sessions.Count == 1 });
+                foreach (var session in run.Sessions)
+                {
+                    lanes.Add(Task.Factory.StartNew(
+                        () => RunLaneAsync(pipeline, run, session), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap());
+                }
             }
+
+            decoding = DecodeAsync(source, pipeline, frames.Writer, window, budget, deadline, stop.Token);
+            analysed = frames.Reader.ReadAllAsync(CancellationToken.None);
         }
 
-        var decoding = DecodeAsync(source, pipeline, frames.Writer, free, budget, deadline, stop.Token);
         FrameWork? current = null;
         try
         {
             var lastProgress = 0;
             var processed = 0;
-            await foreach (var work in frames.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            await foreach (var work in analysed.ConfigureAwait(false))
             {
                 current = work;
                 if (work.Stop is FrameStop.Cancelled)
@@ -223,7 +241,10 @@ public sealed partial class ToolRunner(
 
                 current = null;
                 work.DisposeFrame();
-                free.Release();
+                if (threads is not null)
+                {
+                    window.Leave();
+                }
                 processed++;
                 var progress = source.FrameCount is > 0 and var total ? Math.Min(99, processed * 100 / total) : lastProgress;
                 if (progress > lastProgress)
@@ -263,7 +284,7 @@ public sealed partial class ToolRunner(
             await stop.CancelAsync().ConfigureAwait(false);
             await decoding.ConfigureAwait(false);
             await Task.WhenAll(lanes).ConfigureAwait(false);
-            threads.Dispose();
+            threads?.Dispose();
             current?.DisposeFrame();
             while (frames.Reader.TryRead(out var left))
             {
@@ -278,7 +299,7 @@ public sealed partial class ToolRunner(
     /// of the source is kept for the publisher to raise once the frames before it are published.
     /// </summary>
     private static async Task DecodeAsync(
-        IFrameSource source, Pipeline pipeline, ChannelWriter<FrameWork> frames, SemaphoreSlim free, JobsOptions budget,
+        IFrameSource source, Pipeline pipeline, ChannelWriter<FrameWork> frames, FrameWindow window, JobsOptions budget,
         CancellationTokenSource deadline, CancellationToken stop)
     {
         var decoded = 0;
@@ -289,7 +310,7 @@ public sealed partial class ToolRunner(
             {
                 while (true)
                 {
-                    await free.WaitAsync(stop).ConfigureAwait(false);
+                    await window.EnterAsync(stop).ConfigureAwait(false);
                     if (!await reader.MoveNextAsync().ConfigureAwait(false))
                     {
                         return;
@@ -342,39 +363,80 @@ public sealed partial class ToolRunner(
         }
     }
 
-    /// <summary>One session of one plugin: takes its frames in order and analyses each on the job's threads.</summary>
-    private async Task RunLaneAsync(Pipeline pipeline, PluginRun run, LaneSession session, AnalysisThreads threads)
+    /// <summary>
+    /// One session of one plugin, run on the job's analysis threads: takes every frame waiting for it in one go, in order,
+    /// and analyses each there. Its awaits resume on those threads too, so a frame costs no hop to the thread pool.
+    /// </summary>
+    private async Task RunLaneAsync(Pipeline pipeline, PluginRun run, LaneSession session)
     {
         var context = new PluginFrameContext();
-        await foreach (var work in run.Inbox!.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        var inbox = run.Inbox!.Reader;
+        while (await inbox.WaitToReadAsync(CancellationToken.None).ConfigureAwait(true))
         {
-            if (!run.AnalysesFrame(work.Frame.Index))
+            while (inbox.TryRead(out var work))
             {
-                // The plugin failed at an earlier frame: this lane's session is done with for the job.
-                session.Dispose();
+                if (!run.AnalysesFrame(work.Frame.Index))
+                {
+                    // The plugin failed at an earlier frame: this lane's session is done with for the job.
+                    session.Dispose();
+                }
+                else
+                {
+                    try
+                    {
+                        AnalyzeOnLane(pipeline, run, session.Session, context, work);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
+                        // lane goes on taking frames so that none of them waits for it forever.
+                        work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
+                        run.StopAfter(work.Frame.Index);
+                    }
+                }
+
+                work.Skip(run.Slot);
             }
-            else if (pipeline.Stop.IsCancellationRequested)
+        }
+    }
+
+    /// <summary>With a parallelism of 1: reads, checks and analyses each frame right here, yielding it ready to publish.</summary>
+    private async IAsyncEnumerable<FrameWork> AnalyzeInlineAsync(
+        IFrameSource source, Pipeline pipeline, JobsOptions budget, CancellationTokenSource deadline,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var context = new PluginFrameContext();
+        var decoded = 0;
+        await foreach (var frame in source.ReadFramesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var work = new FrameWork(frame, pipeline.Runs.Count);
+            if (pipeline.Live.IsCancellationRequested)
             {
-                work.Interrupted = true;
+                work.StopHere(FrameStop.Cancelled, null);
+            }
+            else if (OverBudget(frame, decoded, budget, deadline.IsCancellationRequested) is { } reason)
+            {
+                work.StopHere(FrameStop.OverBudget, reason);
             }
             else
             {
-                try
+                decoded++;
+                foreach (var run in pipeline.Runs)
                 {
-                    await Task.Factory.StartNew(
-                        () => AnalyzeOnLane(pipeline, run, session.Session, context, work), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads)
-                        .ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
-                    // lane goes on taking frames so that none of them waits for it forever.
-                    work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
-                    run.StopAfter(work.Frame.Index);
+                    if (!run.Active)
+                    {
+                        run.DisposeSessions();
+                    }
+                    else if (run.AnalysesFrame(frame.Index))
+                    {
+                        AnalyzeOnLane(pipeline, run, run.Sessions[0].Session, context, work);
+                    }
+
+                    work.Skip(run.Slot);
                 }
             }
 
-            work.Skip(run.Slot);
+            yield return work;
         }
     }
 
@@ -617,6 +679,54 @@ public sealed partial class ToolRunner(
             {
                 Session.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// Bounds the frames decoded but not yet published. A full window lets the decoder go on only once it is half empty,
+    /// so that a decoder ahead of the publisher is woken once per few frames, not for every one.
+    /// </summary>
+    private sealed class FrameWindow(int size)
+    {
+        private readonly Lock _gate = new();
+        private int _inFlight;
+        private TaskCompletionSource? _waiter;
+
+        public async ValueTask EnterAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task wait;
+                lock (_gate)
+                {
+                    if (_inFlight < size)
+                    {
+                        _inFlight++;
+                        return;
+                    }
+
+                    _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wait = _waiter.Task;
+                }
+
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public void Leave()
+        {
+            TaskCompletionSource? wake = null;
+            lock (_gate)
+            {
+                _inFlight--;
+                if (_waiter is not null && _inFlight <= size / 2)
+                {
+                    wake = _waiter;
+                    _waiter = null;
+                }
+            }
+
+            wake?.TrySetResult();
         }
     }
 
