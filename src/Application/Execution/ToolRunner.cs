@@ -371,32 +371,42 @@ public sealed partial class ToolRunner(
     {
         var context = new PluginFrameContext();
         var inbox = run.Inbox!.Reader;
-        while (await inbox.WaitToReadAsync(CancellationToken.None).ConfigureAwait(true))
+        while (true)
         {
-            while (inbox.TryRead(out var work))
+            // ReadAsync, not WaitToReadAsync: a frame wakes one of a parallel plugin's idle lanes, not all of them.
+            if (!inbox.TryRead(out var work))
             {
-                if (!run.AnalysesFrame(work.Frame.Index))
+                try
                 {
-                    // The plugin failed at an earlier frame: this lane's session is done with for the job.
-                    session.Dispose();
+                    work = await inbox.ReadAsync(CancellationToken.None).ConfigureAwait(true);
                 }
-                else
+                catch (ChannelClosedException)
                 {
-                    try
-                    {
-                        AnalyzeOnLane(pipeline, run, session.Session, context, work);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
-                        // lane goes on taking frames so that none of them waits for it forever.
-                        work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
-                        run.StopAfter(work.Frame.Index);
-                    }
+                    return;
                 }
-
-                work.Skip(run.Slot);
             }
+
+            if (!run.AnalysesFrame(work.Frame.Index))
+            {
+                // The plugin failed at an earlier frame: this lane's session is done with for the job.
+                session.Dispose();
+            }
+            else
+            {
+                try
+                {
+                    AnalyzeOnLane(pipeline, run, session.Session, context, work);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
+                    // lane goes on taking frames so that none of them waits for it forever.
+                    work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
+                    run.StopAfter(work.Frame.Index);
+                }
+            }
+
+            work.Skip(run.Slot);
         }
     }
 

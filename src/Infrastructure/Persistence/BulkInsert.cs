@@ -15,8 +15,8 @@ namespace CleanRealtime.Infrastructure.Persistence;
 /// </summary>
 internal static class BulkInsert
 {
-    /// <summary>Parameters per statement: under SQLite's historical limit of 999.</summary>
-    private const int MaxParameters = 900;
+    /// <summary>Parameters per statement. SQLite looks each bound name up by a linear scan, so a statement with many costs more per row.</summary>
+    private const int MaxParameters = 240;
 
     /// <summary>Inserts <paramref name="rows"/> in the context's current transaction, if any. A failure is a <see cref="DbUpdateException"/>, as from SaveChanges.</summary>
     public static async Task InsertAsync<TEntity>(DbContext db, IReadOnlyList<TEntity> rows, CancellationToken cancellationToken)
