@@ -245,6 +245,7 @@ public sealed partial class ToolRunner(
                 {
                     window.Leave();
                 }
+
                 processed++;
                 var progress = source.FrameCount is > 0 and var total ? Math.Min(99, processed * 100 / total) : lastProgress;
                 if (progress > lastProgress)
