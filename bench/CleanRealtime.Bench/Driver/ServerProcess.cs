@@ -77,7 +77,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string kind, ServeSettings settings, CancellationToken cancellationToken)
+    /// <param name="environment">Extra environment variables of the child, e.g. <c>Jobs__PipelineParallelism</c> (configuration).</param>
+    public static async Task<ServerProcess> StartAsync(
+        string kind, ServeSettings settings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = kind == "real" ? ProductRuntimeCommand() ?? SelfCommand() : SelfCommand();
         foreach (var arg in new[]
@@ -104,6 +106,10 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         // The product (src/Api, Web SDK) runs with Server GC; so do both benchmark servers (real: also from the product's runtimeconfig).
         start.Environment["DOTNET_gcServer"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         var output = new ConcurrentQueue<string>();
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -16,13 +16,14 @@ internal sealed record BarePipelineResult(int Frames, double Seconds, double Fps
 /// </summary>
 internal static class BarePipeline
 {
-    public static string Source(int frames) =>
-        string.Create(CultureInfo.InvariantCulture, $"synthetic:pitch?frames={frames}&width=640&height=480");
+    public static string Source(int frames, int width = 640, int height = 480) =>
+        string.Create(CultureInfo.InvariantCulture, $"synthetic:pitch?frames={frames}&width={width}&height={height}");
 
     /// <summary>Times like a job: from the source being open to the last frame analysed (the session is opened inside).</summary>
-    public static async Task<BarePipelineResult> RunAsync(IFramePlugin plugin, IFrameSourceFactory sources, int frames, CancellationToken cancellationToken)
+    public static async Task<BarePipelineResult> RunAsync(
+        IFramePlugin plugin, IFrameSourceFactory sources, int frames, int width, int height, CancellationToken cancellationToken)
     {
-        using var source = sources.Open(Source(frames));
+        using var source = sources.Open(Source(frames, width, height));
         var started = Stopwatch.GetTimestamp();
         long analyzing = 0;
         var analyzed = 0;

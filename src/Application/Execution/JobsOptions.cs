@@ -6,6 +6,29 @@ public sealed class JobsOptions
     /// <summary>How many jobs run at once (<c>Jobs:MaxConcurrentJobs</c>).</summary>
     public int MaxConcurrentJobs { get; set; } = 2;
 
+    /// <summary>
+    /// How many plugin calls of one job run at once (<c>Jobs:PipelineParallelism</c>); 0 (the default) means the
+    /// machine's core count. Frames are decoded ahead into a buffer of <see cref="PipelineBufferFrames"/> and messages
+    /// are still published in frame order. 1 runs the job strictly one step at a time (decode, each plugin, publish).
+    /// </summary>
+    public int PipelineParallelism { get; set; }
+
+    /// <summary>The effective parallelism: <see cref="PipelineParallelism"/>, or the core count when it is 0 or less.</summary>
+    public int EffectivePipelineParallelism => PipelineParallelism > 0 ? PipelineParallelism : Environment.ProcessorCount;
+
+    /// <summary>
+    /// Frames of one job decoded but not yet published: 1 with a parallelism of 1, else twice the parallelism, at most the
+    /// parallelism + 4 (a 3840 × 2160 frame holds 24 MB).
+    /// </summary>
+    public int PipelineBufferFrames
+    {
+        get
+        {
+            var parallelism = EffectivePipelineParallelism;
+            return parallelism == 1 ? 1 : Math.Min(2 * parallelism, parallelism + 4);
+        }
+    }
+
     /// <summary>A plugin whose single frame takes longer than this is stopped for the job with <c>PLUGIN_TIMEOUT</c>.</summary>
     public TimeSpan PluginTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

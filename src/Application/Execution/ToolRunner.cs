@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Application.Media;
@@ -91,11 +94,11 @@ public sealed partial class ToolRunner(
                 await PublishAsync(new DeviceFellBack(job.Id, job.DeviceRequested, job.DeviceUsed)).ConfigureAwait(false);
             }
 
-            var runs = await StartPluginsAsync(job, source).ConfigureAwait(false);
+            var runs = await StartPluginsAsync(job, source, options.Value.EffectivePipelineParallelism).ConfigureAwait(false);
             try
             {
                 var (status, error) = await AnalyzeFramesAsync(job, source, runs, live, stoppingToken).ConfigureAwait(false);
-                foreach (var run in runs.Where(r => r.Session is not null))
+                foreach (var run in runs.Where(r => r.Active))
                 {
                     await PublishAsync(new PluginCompleted(
                         job.Id, run.Name, inspector.TotalMs(run.Name), run.FramesProcessed, inspector.WarningCount(run.Name))).ConfigureAwait(false);
@@ -105,30 +108,39 @@ public sealed partial class ToolRunner(
             }
             finally
             {
+                // Every lane has ended by now; sessions a lane did not dispose early (its plugin failed) are disposed here.
                 foreach (var run in runs)
                 {
-                    run.Session?.Dispose();
+                    run.DisposeSessions();
                 }
             }
         }
     }
 
-    private async Task<List<PluginRun>> StartPluginsAsync(Job job, IFrameSource source)
+    private async Task<List<PluginRun>> StartPluginsAsync(Job job, IFrameSource source, int parallelism)
     {
         var runs = new List<PluginRun>(job.Plugins.Count);
         foreach (var name in job.Plugins)
         {
-            var run = new PluginRun(name);
+            var run = new PluginRun(name, runs.Count);
             runs.Add(run);
             await PublishAsync(new PluginStarted(job.Id, name)).ConfigureAwait(false);
             try
             {
                 var plugin = catalog.Get(name);
                 inspector.Inspect(plugin);
-                run.Session = plugin.OpenSession(new PluginSessionOptions(job.DeviceUsed.ToWire(), source.Fps, source.FrameCount));
+                var sessionOptions = new PluginSessionOptions(job.DeviceUsed.ToWire(), source.Fps, source.FrameCount);
+                var lanes = plugin.Concurrency == PluginConcurrency.Parallel ? parallelism : 1;
+                for (var lane = 0; lane < lanes; lane++)
+                {
+                    run.Sessions.Add(new LaneSession(plugin.OpenSession(sessionOptions)));
+                }
+
+                run.Active = true;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
+                run.DisposeSessions();
                 await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, $"could not start: {ex.Message}", null, ex).ConfigureAwait(false);
             }
         }
@@ -136,6 +148,12 @@ public sealed partial class ToolRunner(
         return runs;
     }
 
+    /// <summary>
+    /// The frame pipeline. A decoder reads frames ahead into a bounded window and hands each to every plugin's lanes;
+    /// each lane analyses on the job's <see cref="AnalysisThreads"/> (a sequential plugin: one lane, frames in order; a
+    /// parallel one: a lane per thread, each with its own session); this method publishes, from here only, frame by frame
+    /// in the job's plugin order, once every plugin is done with the frame, and then disposes the frame.
+    /// </summary>
     private async Task<(JobStatus Status, string? Error)> AnalyzeFramesAsync(
         Job job, IFrameSource source, List<PluginRun> runs, LiveJob live, CancellationToken stoppingToken)
     {
@@ -148,44 +166,104 @@ public sealed partial class ToolRunner(
 
         using var deadline = new CancellationTokenSource(budget.MaxDuration, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, live.Cancellation, deadline.Token);
-        var context = new PluginFrameContext();
-        var lastProgress = 0;
-        var processed = 0;
-        try
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+        var parallelism = budget.EffectivePipelineParallelism;
+        var window = new FrameWindow(budget.PipelineBufferFrames);
+        var frames = Channel.CreateBounded<FrameWork>(
+            new BoundedChannelOptions(budget.PipelineBufferFrames + 1) { SingleReader = true, SingleWriter = true });
+        AnalysisThreads? threads = null;
+        var lanes = new List<Task>();
+        var decoding = Task.CompletedTask;
+        Pipeline pipeline;
+        IAsyncEnumerable<FrameWork> analysed;
+        if (parallelism == 1)
         {
-            await foreach (var frame in source.ReadFramesAsync(linked.Token).ConfigureAwait(false))
+            // One step at a time on this very flow, as the runner always did: no thread is handed anything.
+            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, CancellationToken.None);
+            analysed = AnalyzeInlineAsync(source, pipeline, budget, deadline, linked.Token);
+        }
+        else
+        {
+            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, stop.Token);
+            threads = new AnalysisThreads(parallelism, "job analysis");
+            foreach (var run in runs.Where(r => r.Active))
             {
-                using (frame)
+                run.Inbox = Channel.CreateUnbounded<FrameWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = run.Sessions.Count == 1 });
+                foreach (var session in run.Sessions)
                 {
-                    if (live.IsCancellationRequested)
-                    {
-                        return (JobStatus.Cancelled, null);
-                    }
-
-                    if (OverBudget(frame, processed, budget, deadline.IsCancellationRequested) is { } reason)
-                    {
-                        return await OverBudgetAsync(job.Id, reason).ConfigureAwait(false);
-                    }
-
-                    if (!runs.Any(r => r.Session is not null))
-                    {
-                        return (JobStatus.Failed, NoPluginLeft(runs));
-                    }
-
-                    foreach (var run in runs.Where(r => r.Session is not null))
-                    {
-                        await AnalyzeAsync(job, frame, run, context).ConfigureAwait(false);
-                    }
-
-                    processed++;
-                    var progress = source.FrameCount is > 0 and var total ? Math.Min(99, processed * 100 / total) : lastProgress;
-                    if (progress > lastProgress)
-                    {
-                        lastProgress = progress;
-                        await PublishAsync(new ProgressChanged(job.Id, progress, ProgressStages.Analyzing)).ConfigureAwait(false);
-                    }
+                    lanes.Add(Task.Factory.StartNew(
+                        () => RunLaneAsync(pipeline, run, session), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap());
                 }
             }
+
+            decoding = DecodeAsync(source, pipeline, frames.Writer, window, budget, deadline, stop.Token);
+            analysed = frames.Reader.ReadAllAsync(CancellationToken.None);
+        }
+
+        FrameWork? current = null;
+        try
+        {
+            var lastProgress = 0;
+            var processed = 0;
+            await foreach (var work in analysed.ConfigureAwait(false))
+            {
+                current = work;
+                if (work.Stop is FrameStop.Cancelled)
+                {
+                    return (JobStatus.Cancelled, null);
+                }
+
+                if (work.Stop is FrameStop.OverBudget)
+                {
+                    return await OverBudgetAsync(job.Id, work.StopReason!).ConfigureAwait(false);
+                }
+
+                if (!runs.Any(r => r.Active))
+                {
+                    return (JobStatus.Failed, NoPluginLeft(runs));
+                }
+
+                await work.Done.ConfigureAwait(false);
+                if (work.Interrupted)
+                {
+                    // A plugin saw the job cancelled, past its deadline or the server stopping before it could start on
+                    // this frame: the frame is not published, and the reason is told apart below like a stopped read.
+                    linked.Token.ThrowIfCancellationRequested();
+                }
+
+                foreach (var run in runs)
+                {
+                    if (run.Active)
+                    {
+                        await PublishOutcomeAsync(job, work, run).ConfigureAwait(false);
+                    }
+                }
+
+                current = null;
+                work.DisposeFrame();
+                if (threads is not null)
+                {
+                    window.Leave();
+                }
+
+                processed++;
+                var progress = source.FrameCount is > 0 and var total ? Math.Min(99, processed * 100 / total) : lastProgress;
+                if (progress > lastProgress)
+                {
+                    lastProgress = progress;
+                    await PublishAsync(new ProgressChanged(job.Id, progress, ProgressStages.Analyzing)).ConfigureAwait(false);
+                }
+            }
+
+            pipeline.DecodeFailure?.Throw();
+            if (!runs.Any(r => r.Active))
+            {
+                return (JobStatus.Failed, NoPluginLeft(runs));
+            }
+
+            return processed == 0
+                ? (JobStatus.Failed, $"{ErrorCodes.SourceUnreadable}: the source yielded no frames")
+                : (JobStatus.Completed, null);
         }
         catch (OperationCanceledException) when (live.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
         {
@@ -200,15 +278,258 @@ public sealed partial class ToolRunner(
             await PublishAsync(new JobErrored(job.Id, ErrorCodes.SourceUnreadable, ex.Message)).ConfigureAwait(false);
             return (JobStatus.Failed, $"{ErrorCodes.SourceUnreadable}: {ex.Message}");
         }
-
-        if (!runs.Any(r => r.Session is not null))
+        finally
         {
-            return (JobStatus.Failed, NoPluginLeft(runs));
+            // Stop the decoder and let every lane skip what is left; once they are all done, no plugin holds a frame,
+            // and every frame not yet disposed is disposed here, once.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await decoding.ConfigureAwait(false);
+            await Task.WhenAll(lanes).ConfigureAwait(false);
+            threads?.Dispose();
+            current?.DisposeFrame();
+            while (frames.Reader.TryRead(out var left))
+            {
+                left.DisposeFrame();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads frames into the window, checks each against cancellation and the budget (a stop is queued in the frame's
+    /// place), and hands it to the publisher and to every plugin still running at that frame. Never throws: a failure
+    /// of the source is kept for the publisher to raise once the frames before it are published.
+    /// </summary>
+    private static async Task DecodeAsync(
+        IFrameSource source, Pipeline pipeline, ChannelWriter<FrameWork> frames, FrameWindow window, JobsOptions budget,
+        CancellationTokenSource deadline, CancellationToken stop)
+    {
+        var decoded = 0;
+        try
+        {
+            var reader = source.ReadFramesAsync(stop).GetAsyncEnumerator(stop);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    await window.EnterAsync(stop).ConfigureAwait(false);
+                    if (!await reader.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    var work = new FrameWork(reader.Current, pipeline.Runs.Count);
+                    if (pipeline.Live.IsCancellationRequested)
+                    {
+                        work.StopHere(FrameStop.Cancelled, null);
+                    }
+                    else if (OverBudget(reader.Current, decoded, budget, deadline.IsCancellationRequested) is { } reason)
+                    {
+                        work.StopHere(FrameStop.OverBudget, reason);
+                    }
+
+                    // The publisher gets the frame first, so that frames reach it in the order they are read.
+                    await frames.WriteAsync(work, CancellationToken.None).ConfigureAwait(false);
+                    if (work.Stop != FrameStop.None)
+                    {
+                        return;
+                    }
+
+                    decoded++;
+                    foreach (var run in pipeline.Runs)
+                    {
+                        if (run.Inbox is { } inbox && run.AnalysesFrame(work.Frame.Index))
+                        {
+                            inbox.Writer.TryWrite(work);
+                        }
+                        else
+                        {
+                            work.Skip(run.Slot);
+                        }
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Cancellations, a source that cannot be read further, anything: the publisher sorts them out in order.
+            pipeline.DecodeFailure = ExceptionDispatchInfo.Capture(ex);
+        }
+        finally
+        {
+            frames.TryComplete();
+            foreach (var run in pipeline.Runs)
+            {
+                run.Inbox?.Writer.TryComplete();
+            }
+        }
+    }
+
+    /// <summary>
+    /// One session of one plugin, run on the job's analysis threads: takes every frame waiting for it in one go, in order,
+    /// and analyses each there. Its awaits resume on those threads too, so a frame costs no hop to the thread pool.
+    /// </summary>
+    private async Task RunLaneAsync(Pipeline pipeline, PluginRun run, LaneSession session)
+    {
+        var context = new PluginFrameContext();
+        var inbox = run.Inbox!.Reader;
+        while (true)
+        {
+            // ReadAsync, not WaitToReadAsync: a frame wakes one of a parallel plugin's idle lanes, not all of them.
+            if (!inbox.TryRead(out var work))
+            {
+                try
+                {
+                    work = await inbox.ReadAsync(CancellationToken.None).ConfigureAwait(true);
+                }
+                catch (ChannelClosedException)
+                {
+                    return;
+                }
+            }
+
+            if (!run.AnalysesFrame(work.Frame.Index))
+            {
+                // The plugin failed at an earlier frame: this lane's session is done with for the job.
+                session.Dispose();
+            }
+            else
+            {
+                try
+                {
+                    AnalyzeOnLane(pipeline, run, session.Session, context, work);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Not the plugin's call (that is caught inside) but around it: still only this plugin stops, and the
+                    // lane goes on taking frames so that none of them waits for it forever.
+                    work.Outcomes[run.Slot] = new Outcome(default, null, [], 0, ex);
+                    run.StopAfter(work.Frame.Index);
+                }
+            }
+
+            work.Skip(run.Slot);
+        }
+    }
+
+    /// <summary>With a parallelism of 1: reads, checks and analyses each frame right here, yielding it ready to publish.</summary>
+    private async IAsyncEnumerable<FrameWork> AnalyzeInlineAsync(
+        IFrameSource source, Pipeline pipeline, JobsOptions budget, CancellationTokenSource deadline,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var context = new PluginFrameContext();
+        var decoded = 0;
+        await foreach (var frame in source.ReadFramesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var work = new FrameWork(frame, pipeline.Runs.Count);
+            if (pipeline.Live.IsCancellationRequested)
+            {
+                work.StopHere(FrameStop.Cancelled, null);
+            }
+            else if (OverBudget(frame, decoded, budget, deadline.IsCancellationRequested) is { } reason)
+            {
+                work.StopHere(FrameStop.OverBudget, reason);
+            }
+            else
+            {
+                decoded++;
+                foreach (var run in pipeline.Runs)
+                {
+                    if (!run.Active)
+                    {
+                        run.DisposeSessions();
+                    }
+                    else if (run.AnalysesFrame(frame.Index))
+                    {
+                        AnalyzeOnLane(pipeline, run, run.Sessions[0].Session, context, work);
+                    }
+
+                    work.Skip(run.Slot);
+                }
+            }
+
+            yield return work;
+        }
+    }
+
+    /// <summary>Runs on an analysis thread: the plugin's call, its timing, and its result as JSON; nothing is published here.</summary>
+    private void AnalyzeOnLane(Pipeline pipeline, PluginRun run, IPluginSession session, PluginFrameContext context, FrameWork work)
+    {
+        if (pipeline.Stop.IsCancellationRequested)
+        {
+            work.Interrupted = true;
+            return;
         }
 
-        return processed == 0
-            ? (JobStatus.Failed, $"{ErrorCodes.SourceUnreadable}: the source yielded no frames")
-            : (JobStatus.Completed, null);
+        context.Reset();
+        var started = ReadTimestamp(run.Name);
+        object? result = null;
+        Exception? failure = null;
+        try
+        {
+            result = session.Analyze(work.Frame, context);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Plugin code takes no token: whatever it throws, a cancellation included, is its own failure and stops only it.
+            failure = ex;
+        }
+
+        var timingMs = ElapsedMs(run.Name, started);
+        JsonElement data = default;
+        JsonElement? partial = null;
+        if (failure is null)
+        {
+            try
+            {
+                data = PluginResultJson.ToElement(result!);
+                partial = context.PartialResult is { } reported ? PluginResultJson.ToElement(reported) : null;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                failure = ex;
+            }
+        }
+
+        var warnings = context.Warnings.Count == 0 ? [] : context.Warnings.ToArray();
+        work.Outcomes[run.Slot] = new Outcome(data, partial, warnings, timingMs, failure);
+        if (failure is not null || timingMs > pipeline.TimeoutMs)
+        {
+            // No later frame of this plugin is analysed; earlier ones still are (a parallel plugin's other lanes).
+            run.StopAfter(work.Frame.Index);
+        }
+    }
+
+    /// <summary>What one plugin made of one frame, published in place: the frame, its warnings, a partial result, a failure.</summary>
+    private async Task PublishOutcomeAsync(Job job, FrameWork work, PluginRun run)
+    {
+        var frame = work.Frame;
+        var outcome = work.Outcomes[run.Slot]
+            ?? throw new InvalidOperationException($"Plugin {run.Name} has no outcome for {frame.FrameId} although it is still running.");
+        inspector.RecordTiming(run.Name, outcome.TimingMs);
+        if (outcome.Failure is { } failure)
+        {
+            // What the plugin warned about before it failed still counts, in the order raised.
+            await PublishWarningsAsync(job, frame, run, outcome.Warnings).ConfigureAwait(false);
+            await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, failure.Message, frame.FrameId, failure).ConfigureAwait(false);
+            return;
+        }
+
+        run.FramesProcessed++;
+        await PublishAsync(new FrameAnalyzed(
+            job.Id, frame.FrameId, frame.Index, frame.TimestampMs, run.Name, outcome.Data, outcome.TimingMs, job.DeviceUsed)).ConfigureAwait(false);
+        await PublishWarningsAsync(job, frame, run, outcome.Warnings).ConfigureAwait(false);
+        if (outcome.Partial is { } partialResult)
+        {
+            await PublishAsync(new PartialResultReported(job.Id, run.Name, partialResult)).ConfigureAwait(false);
+        }
+
+        var limit = options.Value.PluginTimeout;
+        if (outcome.TimingMs > limit.TotalMilliseconds)
+        {
+            await FailPluginAsync(
+                job.Id, run, ErrorCodes.PluginTimeout, $"took {outcome.TimingMs:F0} ms on one frame (limit {limit.TotalMilliseconds:F0} ms)", frame.FrameId, null)
+                .ConfigureAwait(false);
+        }
     }
 
     /// <summary>Why the next frame may not be analysed under the job's budget, or null when it may.</summary>
@@ -239,67 +560,9 @@ public sealed partial class ToolRunner(
         return (JobStatus.Failed, $"{ErrorCodes.BudgetExceeded}: {reason}");
     }
 
-    private async Task AnalyzeAsync(Job job, VideoFrame frame, PluginRun run, PluginFrameContext context)
+    private async Task PublishWarningsAsync(Job job, VideoFrame frame, PluginRun run, PluginWarning[] warnings)
     {
-        context.Reset();
-        StartTiming(run.Name);
-        object? result = null;
-        Exception? failure = null;
-        try
-        {
-            result = run.Session!.Analyze(frame, context);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Plugin code takes no token: whatever it throws, a cancellation included, is its own failure and stops only it.
-            failure = ex;
-        }
-
-        var timingMs = StopTiming(run.Name);
-        JsonElement data = default;
-        JsonElement? partial = null;
-        if (failure is null)
-        {
-            try
-            {
-                data = PluginResultJson.ToElement(result!);
-                partial = context.PartialResult is { } reported ? PluginResultJson.ToElement(reported) : null;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                failure = ex;
-            }
-        }
-
-        if (failure is not null)
-        {
-            // What the plugin warned about before it failed still counts, in the order raised.
-            await PublishWarningsAsync(job, frame, run, context).ConfigureAwait(false);
-            await FailPluginAsync(job.Id, run, ErrorCodes.PluginCrash, failure.Message, frame.FrameId, failure).ConfigureAwait(false);
-            return;
-        }
-
-        run.FramesProcessed++;
-        await PublishAsync(new FrameAnalyzed(
-            job.Id, frame.FrameId, frame.Index, frame.TimestampMs, run.Name, data, timingMs, job.DeviceUsed)).ConfigureAwait(false);
-        await PublishWarningsAsync(job, frame, run, context).ConfigureAwait(false);
-        if (partial is { } partialResult)
-        {
-            await PublishAsync(new PartialResultReported(job.Id, run.Name, partialResult)).ConfigureAwait(false);
-        }
-
-        var limit = options.Value.PluginTimeout;
-        if (timingMs > limit.TotalMilliseconds)
-        {
-            await FailPluginAsync(
-                job.Id, run, ErrorCodes.PluginTimeout, $"took {timingMs:F0} ms on one frame (limit {limit.TotalMilliseconds:F0} ms)", frame.FrameId, null)
-                .ConfigureAwait(false);
-        }
-    }
-
-    private async Task PublishWarningsAsync(Job job, VideoFrame frame, PluginRun run, PluginFrameContext context)
-    {
-        foreach (var warning in context.Warnings)
+        foreach (var warning in warnings)
         {
             inspector.RecordWarning(run.Name, warning.Message, warning.Severity, frame.FrameId);
             await PublishAsync(new PluginWarned(job.Id, run.Name, warning.Message, warning.Severity, frame.FrameId)).ConfigureAwait(false);
@@ -308,9 +571,10 @@ public sealed partial class ToolRunner(
 
     private async Task FailPluginAsync(Guid jobId, PluginRun run, string errorCode, string message, string? frameId, Exception? exception)
     {
+        // Its sessions are disposed by their lanes (or were never opened): another lane may still be inside one now.
         LogPluginFailed(exception, jobId, run.Name, errorCode, message);
-        run.Session?.Dispose();
-        run.Session = null;
+        run.Active = false;
+        run.StopAfter(0);
         await PublishAsync(new PluginFailed(
             jobId, run.Name, errorCode, message, frameId, inspector.TotalMs(run.Name), run.FramesProcessed, inspector.WarningCount(run.Name)))
             .ConfigureAwait(false);
@@ -328,23 +592,29 @@ public sealed partial class ToolRunner(
     private Task PublishAsync(INotification notification) => mediator.Publish(notification, CancellationToken.None);
 
     /// <summary>A failing clock must not stop analysis: the frame is then reported with a zero timing.</summary>
-    private void StartTiming(string plugin)
+    private long? ReadTimestamp(string plugin)
     {
         try
         {
-            inspector.StartTiming(plugin);
+            return time.GetTimestamp();
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {
             LogTimingFailed(ex, plugin);
+            return null;
         }
     }
 
-    private double StopTiming(string plugin)
+    private double ElapsedMs(string plugin, long? started)
     {
+        if (started is not { } from)
+        {
+            return 0;
+        }
+
         try
         {
-            return inspector.StopTiming(plugin);
+            return Math.Max(0, time.GetElapsedTime(from).TotalMilliseconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
         {
@@ -356,13 +626,192 @@ public sealed partial class ToolRunner(
     private static string NoPluginLeft(IEnumerable<PluginRun> runs) =>
         $"no plugin could run ({string.Join(", ", runs.Select(r => r.Name))} all failed)";
 
-    private sealed class PluginRun(string name)
+    /// <summary>One requested plugin in one job.</summary>
+    private sealed class PluginRun(string name, int slot)
     {
+        private int _lastFrame = int.MaxValue;
+
         public string Name { get; } = name;
 
-        public IPluginSession? Session { get; set; }
+        /// <summary>Its place in the job's plugin order, and in each frame's outcomes.</summary>
+        public int Slot { get; } = slot;
+
+        /// <summary>One session per lane: one for a sequential plugin, one per analysis thread for a parallel one.</summary>
+        public List<LaneSession> Sessions { get; } = [];
+
+        /// <summary>The frames handed to its lanes; null when it never started.</summary>
+        public Channel<FrameWork>? Inbox { get; set; }
+
+        /// <summary>Publisher's view: started and not failed (as published so far).</summary>
+        public bool Active { get; set; }
 
         public int FramesProcessed { get; set; }
+
+        /// <summary>Analysis threads' view: false for frames after the one it failed on (or for all, once it was stopped).</summary>
+        public bool AnalysesFrame(int index) => index <= Volatile.Read(ref _lastFrame);
+
+        /// <summary>No frame after <paramref name="index"/> is analysed any more (the lowest index wins).</summary>
+        public void StopAfter(int index)
+        {
+            var last = Volatile.Read(ref _lastFrame);
+            while (index < last)
+            {
+                var seen = Interlocked.CompareExchange(ref _lastFrame, index, last);
+                if (seen == last)
+                {
+                    return;
+                }
+
+                last = seen;
+            }
+        }
+
+        public void DisposeSessions()
+        {
+            foreach (var session in Sessions)
+            {
+                session.Dispose();
+            }
+
+            Sessions.Clear();
+        }
+    }
+
+    /// <summary>A session, disposed exactly once: by its lane as soon as its plugin failed, else at the end of the job.</summary>
+    private sealed class LaneSession(IPluginSession session)
+    {
+        private int _disposed;
+
+        public IPluginSession Session { get; } = session;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Session.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Bounds the frames decoded but not yet published. A full window lets the decoder go on only once it is half empty,
+    /// so that a decoder ahead of the publisher is woken once per few frames, not for every one.
+    /// </summary>
+    private sealed class FrameWindow(int size)
+    {
+        private readonly Lock _gate = new();
+        private int _inFlight;
+        private TaskCompletionSource? _waiter;
+
+        public async ValueTask EnterAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task wait;
+                lock (_gate)
+                {
+                    if (_inFlight < size)
+                    {
+                        _inFlight++;
+                        return;
+                    }
+
+                    _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wait = _waiter.Task;
+                }
+
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public void Leave()
+        {
+            TaskCompletionSource? wake = null;
+            lock (_gate)
+            {
+                _inFlight--;
+                if (_waiter is not null && _inFlight <= size / 2)
+                {
+                    wake = _waiter;
+                    _waiter = null;
+                }
+            }
+
+            wake?.TrySetResult();
+        }
+    }
+
+    /// <summary>Shared by the decoder, the lanes and the publisher of one job.</summary>
+    private sealed class Pipeline(List<PluginRun> runs, LiveJob live, double timeoutMs, CancellationToken stop)
+    {
+        public List<PluginRun> Runs { get; } = runs;
+
+        public LiveJob Live { get; } = live;
+
+        /// <summary>Cancelled when the job is cancelled, past its deadline, the server stops, or the publisher has finished.</summary>
+        public CancellationToken Stop { get; } = stop;
+
+        public double TimeoutMs { get; } = timeoutMs;
+
+        /// <summary>Why the source stopped yielding frames early, raised after the frames read before it are published.</summary>
+        public ExceptionDispatchInfo? DecodeFailure { get; set; }
+    }
+
+    private enum FrameStop
+    {
+        None,
+        Cancelled,
+        OverBudget,
+    }
+
+    /// <summary>What one plugin made of one frame.</summary>
+    private sealed record Outcome(JsonElement Data, JsonElement? Partial, PluginWarning[] Warnings, double TimingMs, Exception? Failure);
+
+    /// <summary>One decoded frame on its way through the plugins; done once every plugin has analysed or skipped it.</summary>
+    private sealed class FrameWork(VideoFrame frame, int plugins)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _pending = plugins;
+        private int _disposed;
+
+        public VideoFrame Frame { get; } = frame;
+
+        /// <summary>Per plugin slot, written by that plugin's lane before it signals <see cref="Skip"/>.</summary>
+        public Outcome?[] Outcomes { get; } = new Outcome?[plugins];
+
+        public FrameStop Stop { get; private set; }
+
+        public string? StopReason { get; private set; }
+
+        /// <summary>A plugin found the job stopping before it could analyse this frame.</summary>
+        public bool Interrupted { get; set; }
+
+        public Task Done => _done.Task;
+
+        /// <summary>The job stops at this frame; it is disposed at once and never analysed.</summary>
+        public void StopHere(FrameStop stop, string? reason)
+        {
+            Stop = stop;
+            StopReason = reason;
+            DisposeFrame();
+        }
+
+        /// <summary>The plugin in <paramref name="slot"/> is done with this frame (analysed it, or never will).</summary>
+        public void Skip(int slot)
+        {
+            if (Interlocked.Decrement(ref _pending) == 0)
+            {
+                _done.TrySetResult();
+            }
+        }
+
+        public void DisposeFrame()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Frame.Dispose();
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} started: source {Source} on {Device} with {Plugins}")]

@@ -36,7 +36,14 @@ public sealed class InspectorService(TimeProvider time)
             throw new InvalidOperationException($"No timing was started for plugin '{plugin}'.");
         }
 
-        var elapsedMs = Math.Max(0, time.GetElapsedTime(started).TotalMilliseconds);
+        return RecordTiming(plugin, time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>Adds one measurement taken elsewhere (e.g. on an analysis thread) to the plugin's totals; returns it in ms.</summary>
+    public double RecordTiming(string plugin, double elapsedMs)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(plugin);
+        elapsedMs = Math.Max(0, elapsedMs);
         var stats = _timings.GetValueOrDefault(plugin);
         _timings[plugin] = new PluginTimingStats(stats.Count + 1, stats.TotalMs + elapsedMs, elapsedMs);
         return elapsedMs;

@@ -7,8 +7,8 @@ using Microsoft.EntityFrameworkCore;
 namespace CleanRealtime.Infrastructure.Events;
 
 /// <summary>
-/// The job event log on the job database (table <c>job_events</c>, key job + seq). EF Core LINQ only, so the same code
-/// runs on every provider.
+/// The job event log on the job database (table <c>job_events</c>, key job + seq). EF Core LINQ, and appends through
+/// <see cref="BulkInsert"/> (SQL built from the EF model), so the same code runs on every provider.
 /// </summary>
 internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : IJobEventLog
 {
@@ -21,12 +21,20 @@ internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : I
         }
 
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        db.ChangeTracker.AutoDetectChangesEnabled = false;
-        db.JobEvents.AddRange(events.Select(e => new JobEventRow
+        var rows = new JobEventRow[events.Count];
+        for (var i = 0; i < rows.Length; i++)
         {
-            JobId = Key(e.JobId), Seq = e.Seq, Type = e.Type.ToWire(), Json = e.Json, CreatedAtTicks = e.At.UtcTicks, EndsJob = e.EndsJob,
-        }));
-        await db.SaveChangesAsync(cancellationToken);
+            var e = events[i];
+            rows[i] = new JobEventRow
+            {
+                JobId = Key(e.JobId), Seq = e.Seq, Type = e.Type.ToWire(), Json = e.Json, CreatedAtTicks = e.At.UtcTicks, EndsJob = e.EndsJob,
+            };
+        }
+
+        // All or nothing, as SaveChanges was; without the change tracker (see BulkInsert).
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await BulkInsert.InsertAsync(db, rows, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<JobEvent>> ReadAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)

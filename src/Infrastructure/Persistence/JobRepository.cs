@@ -85,7 +85,9 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         {
             var from = fresh[0].Index;
             await db.Frames.Where(f => f.JobId == key && f.Index >= from).ExecuteDeleteAsync(cancellationToken);
-            db.Frames.AddRange(fresh.Select(f => ToRow(job.Id, f)));
+
+            // A checkpoint appends every frame analysed since the last one: without the change tracker (see BulkInsert).
+            await BulkInsert.InsertAsync(db, [.. fresh.Select(f => ToRow(job.Id, f))], cancellationToken);
         }
 
         await db.SaveChangesAsync(cancellationToken);

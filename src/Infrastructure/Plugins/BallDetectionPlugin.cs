@@ -28,6 +28,9 @@ internal sealed class BallDetectionPlugin : IFramePlugin
 
     private const double MinConfidence = 0.5;
 
+    /// <summary>Sequential: the session keeps state across frames, so it must see them in order, one at a time.</summary>
+    public PluginConcurrency Concurrency => PluginConcurrency.Sequential;
+
     public IPluginSession OpenSession(PluginSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -40,6 +40,9 @@ internal sealed class FrameQualityPlugin : IFramePlugin
         ConfidenceDefault: 1.0,
         Capabilities: ["sharpness", "exposure", "warnings", "cpu"]);
 
+    /// <summary>Parallel: each frame is analysed on its own: sessions hold no state between frames.</summary>
+    public PluginConcurrency Concurrency => PluginConcurrency.Parallel;
+
     public IPluginSession OpenSession(PluginSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

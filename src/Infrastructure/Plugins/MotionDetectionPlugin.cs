@@ -23,6 +23,9 @@ internal sealed class MotionDetectionPlugin : IFramePlugin
         ConfidenceDefault: 0.5,
         Capabilities: ["motion_detection", "background_subtraction", "regions", "stateful", "cpu"]);
 
+    /// <summary>Sequential: the session keeps state across frames, so it must see them in order, one at a time.</summary>
+    public PluginConcurrency Concurrency => PluginConcurrency.Sequential;
+
     public IPluginSession OpenSession(PluginSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

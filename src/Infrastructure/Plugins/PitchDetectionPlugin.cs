@@ -25,6 +25,9 @@ internal sealed class PitchDetectionPlugin : IFramePlugin
         ConfidenceDefault: 0.5,
         Capabilities: ["pitch_segmentation", "coverage", "corners", "warnings", "cpu"]);
 
+    /// <summary>Parallel: each frame is analysed on its own: sessions hold no state between frames.</summary>
+    public PluginConcurrency Concurrency => PluginConcurrency.Parallel;
+
     public IPluginSession OpenSession(PluginSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -20,6 +20,9 @@ internal sealed class PlayerDetectionPlugin : IFramePlugin
         ConfidenceDefault: 0.5,
         Capabilities: ["person_detection", "bounding_boxes", "multi_scale", "cpu"]);
 
+    /// <summary>Parallel: each frame is analysed on its own: sessions hold no state between frames.</summary>
+    public PluginConcurrency Concurrency => PluginConcurrency.Parallel;
+
     public IPluginSession OpenSession(PluginSessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

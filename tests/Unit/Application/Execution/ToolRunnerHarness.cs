@@ -294,6 +294,34 @@ internal sealed class FakeFrameSource(int count, bool countKnown = true, int fai
     public void Dispose() => Disposed = true;
 }
 
+/// <summary>A frame source of <c>count</c> small frames that keeps every frame it yields, to check they are all disposed.</summary>
+internal sealed class TrackingFrameSource(int count, bool countKnown = true) : IFrameSource
+{
+    private readonly ConcurrentQueue<VideoFrame> _yielded = new();
+
+    public int? FrameCount => countKnown ? count : null;
+
+    public double Fps => 0;
+
+    public IReadOnlyList<VideoFrame> Yielded => [.. _yielded];
+
+    public async IAsyncEnumerable<VideoFrame> ReadFramesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var index = 1; index <= count; index++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.Yield();
+            var frame = new VideoFrame(index, index * 40.0, new OpenCvSharp.Mat(8, 8, OpenCvSharp.MatType.CV_8UC3, OpenCvSharp.Scalar.All(0)));
+            _yielded.Enqueue(frame);
+            yield return frame;
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
 /// <summary>The result of the test plugins: snake_case on the wire (<c>frame_index</c>, <c>width</c>).</summary>
 internal sealed record EchoResult(int FrameIndex, int Width);
 
@@ -302,12 +330,19 @@ internal sealed class TestPlugin(string name, Func<VideoFrame, PluginFrameContex
 {
     private int _opened;
     private int _disposed;
+    private int _overlaps;
 
     public string Name => name;
 
     public PluginMetadata Metadata { get; init; } = new("1.0.0", $"{name} test model", [8, 8, 3], "{ frame_index, width }", 0.5, ["test"]);
 
+    /// <summary>What the plugin declares (<see cref="PluginConcurrency.Sequential"/> unless set).</summary>
+    public PluginConcurrency Concurrency { get; init; } = PluginConcurrency.Sequential;
+
     public int SessionsOpened => Volatile.Read(ref _opened);
+
+    /// <summary>How often a session was entered while another thread was still inside it (must stay 0).</summary>
+    public int SessionOverlaps => Volatile.Read(ref _overlaps);
 
     public int SessionsDisposed => Volatile.Read(ref _disposed);
 
@@ -346,7 +381,24 @@ internal sealed class TestPlugin(string name, Func<VideoFrame, PluginFrameContex
 
     private sealed class Session(TestPlugin owner) : IPluginSession
     {
-        public object Analyze(VideoFrame frame, PluginFrameContext context) => owner.Analyze(frame, context);
+        private int _inside;
+
+        public object Analyze(VideoFrame frame, PluginFrameContext context)
+        {
+            if (Interlocked.Exchange(ref _inside, 1) == 1)
+            {
+                Interlocked.Increment(ref owner._overlaps);
+            }
+
+            try
+            {
+                return owner.Analyze(frame, context);
+            }
+            finally
+            {
+                Volatile.Write(ref _inside, 0);
+            }
+        }
 
         public void Dispose() => Interlocked.Increment(ref owner._disposed);
     }

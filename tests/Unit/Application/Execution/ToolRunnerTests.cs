@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using CleanRealtime.Application.Common;
@@ -57,7 +58,7 @@ public sealed class ToolRunnerTests
         var clock = new FakeTimeProvider();
         using var h = RunnerHarness.Create(
             [TestPlugin.Slow("slow", clock, TimeSpan.FromMilliseconds(25)), TestPlugin.Slow("quick", clock, TimeSpan.FromMilliseconds(2.5))],
-            frames: 4, time: clock);
+            frames: 4, time: clock, jobs: OneAtATime());
 
         await h.RunAsync();
 
@@ -468,7 +469,7 @@ public sealed class ToolRunnerTests
         var clock = new FakeTimeProvider();
         using var h = RunnerHarness.Create(
             [TestPlugin.Echo("echo"), TestPlugin.Slow("slow", clock, TimeSpan.FromSeconds(2))], frames: 3, time: clock,
-            jobs: new JobsOptions { PluginTimeout = TimeSpan.FromSeconds(1) });
+            jobs: new JobsOptions { PluginTimeout = TimeSpan.FromSeconds(1), PipelineParallelism = 1 });
 
         await h.RunAsync();
 
@@ -693,7 +694,241 @@ public sealed class ToolRunnerTests
         Assert.Contains("shut down", h.Job.Error, StringComparison.Ordinal);
     }
 
+    // ---- issue 11: the frame pipeline (plugins of a job run concurrently, messages leave in order) ----
+
+    [Fact]
+    public async Task Pipeline_SequentialPlugin_SeesEveryFrameInOrderOneAtATime_WhileParallelOnesRunAlongside()
+    {
+        var seen = new ConcurrentQueue<int>();
+        var inside = 0;
+        var overlapped = 0;
+        var stateful = new TestPlugin("stateful", (frame, _) =>
+        {
+            if (Interlocked.Increment(ref inside) > 1)
+            {
+                Interlocked.Increment(ref overlapped);
+            }
+
+            seen.Enqueue(frame.Index);
+            Thread.Sleep(frame.Index % 3);
+            Interlocked.Decrement(ref inside);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        var stateless = new TestPlugin("stateless", (frame, _) =>
+        {
+            Thread.Sleep((frame.Index * 7) % 4);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+        using var h = RunnerHarness.Create([stateless, stateful], frames: 30, jobs: new JobsOptions { PipelineParallelism = 4 });
+
+        await h.RunAsync();
+
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        Assert.Equal(Enumerable.Range(1, 30), seen);
+        Assert.Equal(0, Volatile.Read(ref overlapped));
+        Assert.Equal(1, stateful.SessionsOpened);
+        Assert.Equal(1, stateful.SessionsDisposed);
+        Assert.Equal(4, stateless.SessionsOpened);
+        Assert.Equal(4, stateless.SessionsDisposed);
+        Assert.Equal(0, stateless.SessionOverlaps);
+    }
+
+    [Fact]
+    public async Task Pipeline_ParallelPlugin_AnalysesSeveralFramesAtOnce_EachSessionOnOneThreadAtATime()
+    {
+        var inside = 0;
+        var most = 0;
+        var stateless = new TestPlugin("stateless", (frame, _) =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref most, now);
+
+            // Wait (bounded) for a second frame to be in here too: a runner that analyses one frame at a time never gets one.
+            SpinWait.SpinUntil(() => Volatile.Read(ref inside) >= 2, TimeSpan.FromMilliseconds(500));
+            InterlockedMax(ref most, Volatile.Read(ref inside));
+            Interlocked.Decrement(ref inside);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+        using var h = RunnerHarness.Create([stateless], frames: 8, jobs: new JobsOptions { PipelineParallelism = 3 });
+
+        await h.RunAsync();
+
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        Assert.True(Volatile.Read(ref most) >= 2, $"at most {most} frame(s) were analysed at once");
+        Assert.Equal(0, stateless.SessionOverlaps);
+        Assert.Equal(3, stateless.SessionsOpened);
+        Assert.Equal(Enumerable.Range(1, 8).Select(FrameResult.IdFor), h.Published.Of<FramePayload>().Select(f => f.FrameId));
+    }
+
+    [Fact]
+    public async Task Pipeline_WithPluginsFinishingOutOfOrder_PublishesFrameMajorInTheJobsPluginOrder_WithConsecutiveSeq()
+    {
+        var jitter = new TestPlugin("jitter", (frame, _) =>
+        {
+            // Early frames are the slowest, so later ones are done first.
+            Thread.Sleep(Math.Max(0, 12 - frame.Index));
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+        var warner = new TestPlugin("warner", (frame, context) =>
+        {
+            context.Warn($"look at {frame.Index}", WarningSeverity.Low);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+        var broadcaster = Substitute.For<IRealtimeBroadcaster>();
+        var published = new RecordingBroadcaster();
+        broadcaster.When(b => b.Publish(Arg.Any<PublishedMessage>())).Do(c => published.Publish(c.Arg<PublishedMessage>()));
+        using var h = RunnerHarness.Create(
+            [jitter, TestPlugin.Echo("echo"), warner], frames: 12, broadcaster: broadcaster, jobs: new JobsOptions { PipelineParallelism = 4 });
+
+        await h.RunAsync();
+
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        AssertDocumentedOrder(published.Payloads, ["jitter", "echo", "warner"], 12, "completed");
+        var warnings = published.Of<WarningPayload>();
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => $"look at {i}"), warnings.Select(w => w.Message));
+        var logged = Logged(h);
+        Assert.Equal(Enumerable.Range(1, logged.Count).Select(i => (long)i), logged.Select(e => e.Seq));
+        Assert.Equal(Enumerable.Range(1, 12).Select(FrameResult.IdFor), h.Job.Frames.Select(f => f.FrameId));
+    }
+
+    [Fact]
+    public async Task Pipeline_ParallelPluginCrashesMidRun_ItsResultsOfLaterFramesAnalysedAhead_AreDiscarded()
+    {
+        var analysed = new ConcurrentQueue<int>();
+        var crasher = new TestPlugin("crasher", (frame, context) =>
+        {
+            analysed.Enqueue(frame.Index);
+            context.Warn($"seen {frame.Index}", WarningSeverity.Low);
+            if (frame.Index == 3)
+            {
+                // Slow to fail, so that the other lanes analyse later frames meanwhile.
+                Thread.Sleep(300);
+                throw new InvalidOperationException("boom on 3");
+            }
+
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), crasher], frames: 12, jobs: new JobsOptions { PipelineParallelism = 4 });
+
+        await h.RunAsync();
+
+        Assert.Contains(analysed, i => i > 3);
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        var payloads = h.Published.Payloads;
+        var error = Assert.Single(h.Published.Of<ErrorPayload>());
+        Assert.Equal(("crasher", "frame-000003", ErrorCodes.PluginCrash), (error.Plugin, error.FrameId, error.Details?.ErrorCode));
+        var failed = Assert.Single(h.Published.Of<PluginStatusPayload>(), s => s.Plugin == "crasher" && s.Status == PluginRunStatus.Failed);
+        Assert.Equal(IndexOf(payloads, error) + 1, IndexOf(payloads, failed));
+        Assert.Equal(2, failed.FramesProcessed);
+        Assert.DoesNotContain(h.Published.Of<PluginStatusPayload>(), s => s.Plugin == "crasher" && s.Status == PluginRunStatus.Completed);
+
+        // Nothing of it after its failure; its frames before the failure, and the warning it raised on the failing frame.
+        Assert.Equal(["frame-000001", "frame-000002"], h.Published.Of<FramePayload>().Where(f => f.Plugin == "crasher").Select(f => f.FrameId));
+        Assert.Equal(["seen 1", "seen 2", "seen 3"], h.Published.Of<WarningPayload>().Select(w => w.Message));
+        Assert.DoesNotContain(payloads.Skip(IndexOf(payloads, failed) + 1), p => p is FramePayload { Plugin: "crasher" } or WarningPayload);
+        Assert.Equal(12, h.Published.Of<FramePayload>().Count(f => f.Plugin == "echo"));
+        Assert.Equal(crasher.SessionsOpened, crasher.SessionsDisposed);
+        Assert.All(h.Job.Frames.Skip(2), f => Assert.Equal("echo", Assert.Single(f.Results).Key));
+    }
+
+    [Theory]
+    [InlineData("complete")]
+    [InlineData("crash")]
+    [InlineData("cancel")]
+    [InlineData("budget")]
+    public async Task Pipeline_EveryFrameIsDisposed_OnlyAfterEveryPluginIsDoneWithIt(string ending)
+    {
+        RunnerHarness? harness = null;
+        // Unknown length, so that the frame budget is hit while reading, not before.
+        var source = new TrackingFrameSource(20, countKnown: ending != "budget");
+        var sawDisposed = 0;
+        object Check(VideoFrame frame)
+        {
+            if (frame.Image.IsDisposed)
+            {
+                Interlocked.Increment(ref sawDisposed);
+            }
+
+            Thread.Sleep(1);
+            if (frame.Image.IsDisposed)
+            {
+                Interlocked.Increment(ref sawDisposed);
+            }
+
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }
+
+        var stateless = new TestPlugin("stateless", (frame, _) => Check(frame)) { Concurrency = PluginConcurrency.Parallel };
+        var stateful = new TestPlugin("stateful", (frame, _) =>
+        {
+            if (ending == "cancel" && frame.Index == 5)
+            {
+                harness!.LiveJobs.RequestCancel(harness.Job.Id);
+            }
+
+            return ending == "crash" && frame.Index == 6 ? throw new InvalidOperationException("boom") : Check(frame);
+        });
+        var jobs = new JobsOptions { PipelineParallelism = 3, MaxFrames = ending == "budget" ? 10 : 100_000 };
+        using var h = harness = RunnerHarness.Create([stateless, stateful], frames: 20, source: () => source, jobs: jobs);
+
+        await h.RunAsync();
+
+        Assert.Equal(
+            ending switch { "cancel" => JobStatus.Cancelled, "budget" => JobStatus.Failed, _ => JobStatus.Completed },
+            h.Job.Status);
+        Assert.Equal(0, Volatile.Read(ref sawDisposed));
+        Assert.NotEmpty(source.Yielded);
+        Assert.All(source.Yielded, f => Assert.True(f.Image.IsDisposed, $"{f.FrameId} was never disposed"));
+        Assert.Equal(stateless.SessionsOpened, stateless.SessionsDisposed);
+        Assert.Equal(1, stateful.SessionsDisposed);
+    }
+
+    [Fact]
+    public async Task Pipeline_CancelWhileFramesAreAnalysedAhead_PublishesNothingPastTheCancel()
+    {
+        RunnerHarness? harness = null;
+        var stateless = new TestPlugin("stateless", (frame, _) => new EchoResult(frame.Index, frame.Image.Width)) { Concurrency = PluginConcurrency.Parallel };
+        var canceller = new TestPlugin("canceller", (frame, _) =>
+        {
+            if (frame.Index == 3)
+            {
+                harness!.LiveJobs.RequestCancel(harness.Job.Id);
+            }
+
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = harness = RunnerHarness.Create([stateless, canceller], frames: 40, jobs: new JobsOptions { PipelineParallelism = 4 });
+
+        await h.RunAsync();
+
+        Assert.Equal(JobStatus.Cancelled, h.Job.Status);
+        Assert.True(h.Job.Frames.Count <= 3, $"{h.Job.Frames.Count} frames recorded after a cancel at frame 3");
+        Assert.All(h.Job.Frames, f => Assert.Equal(2, f.Results.Count));
+        Assert.Equal((100, "cancelled"), (h.Published.Of<ProgressPayload>()[^1].Progress, h.Published.Of<ProgressPayload>()[^1].Stage));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
     // ---- helpers ----
+
+    /// <summary>
+    /// Plugins that advance one shared fake clock can only be timed apart when they run one at a time: run concurrently,
+    /// each would also count the time the other one advanced.
+    /// </summary>
+    private static JobsOptions OneAtATime() => new() { PipelineParallelism = 1 };
 
     private static int IndexOf(IReadOnlyList<RealtimePayload> payloads, RealtimePayload payload)
     {

@@ -1,0 +1,78 @@
+using System.Data.Common;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace CleanRealtime.Infrastructure.Persistence;
+
+/// <summary>
+/// Appends rows with multi-row <c>INSERT … VALUES (…), (…)</c> statements built from the EF model (table, columns, value
+/// converters, the provider's identifier quoting), so it runs on every provider, without the change tracker: EF's
+/// <c>AddRange</c> + <c>SaveChanges</c> costs tens of µs of CPU per row, which a job pays for every frame and message.
+/// For plain append-only rows (no store-generated values, no navigations to fix up).
+/// </summary>
+internal static class BulkInsert
+{
+    /// <summary>Parameters per statement. SQLite looks each bound name up by a linear scan, so a statement with many costs more per row.</summary>
+    private const int MaxParameters = 240;
+
+    /// <summary>Inserts <paramref name="rows"/> in the context's current transaction, if any. A failure is a <see cref="DbUpdateException"/>, as from SaveChanges.</summary>
+    public static async Task InsertAsync<TEntity>(DbContext db, IReadOnlyList<TEntity> rows, CancellationToken cancellationToken)
+        where TEntity : class
+    {
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var entity = db.Model.FindEntityType(typeof(TEntity)) ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not mapped.");
+        var table = StoreObjectIdentifier.Table(
+            entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(TEntity).Name} has no table."), entity.GetSchema());
+        var columns = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToArray();
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var head = new StringBuilder("INSERT INTO ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" (");
+        for (var c = 0; c < columns.Length; c++)
+        {
+            head.Append(c == 0 ? string.Empty : ", ").Append(sql.DelimitIdentifier(columns[c].GetColumnName(table) ?? columns[c].GetColumnName()));
+        }
+
+        head.Append(") VALUES ");
+        var rowsPerStatement = Math.Max(1, MaxParameters / columns.Length);
+        for (var start = 0; start < rows.Count; start += rowsPerStatement)
+        {
+            var count = Math.Min(rowsPerStatement, rows.Count - start);
+            var text = new StringBuilder(head.ToString(), head.Length + (count * columns.Length * 8));
+            var values = new object[count * columns.Length];
+            for (var r = 0; r < count; r++)
+            {
+                text.Append(r == 0 ? "(" : ", (");
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    var index = (r * columns.Length) + c;
+                    text.Append(c == 0 ? "{" : ", {").Append(index).Append('}');
+                    values[index] = ProviderValue(columns[c], rows[start + r]) ?? DBNull.Value;
+                }
+
+                text.Append(')');
+            }
+
+            try
+            {
+                await db.Database.ExecuteSqlRawAsync(text.ToString(), values, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbException ex)
+            {
+                throw new DbUpdateException($"Could not insert {count} {typeof(TEntity).Name} rows: {ex.Message}", ex);
+            }
+        }
+    }
+
+    private static object? ProviderValue(IProperty property, object row)
+    {
+        var value = property.PropertyInfo!.GetValue(row);
+        var converter = property.GetValueConverter() ?? property.GetTypeMapping().Converter;
+        return converter is null || value is null ? value : converter.ConvertToProvider(value);
+    }
+}
