@@ -22,7 +22,16 @@ public static class DependencyInjection
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         foreach (var (contract, implementation) in HandlersIn(assembly))
         {
-            services.AddTransient(contract, implementation);
+            // Notification handlers hold no state of their own (only singletons): one instance each, not a new handler and
+            // its dependencies for every event a job publishes (MediatR resolves them on every Publish).
+            if (contract.GetGenericTypeDefinition() == typeof(INotificationHandler<>))
+            {
+                services.AddSingleton(contract, implementation);
+            }
+            else
+            {
+                services.AddTransient(contract, implementation);
+            }
         }
 
         services.AddValidatorsFromAssembly(assembly, ServiceLifetime.Singleton, includeInternalTypes: true);

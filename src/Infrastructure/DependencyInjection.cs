@@ -63,8 +63,8 @@ public static class DependencyInjection
         services.AddBackplane(configuration, shared);
 
         services.AddSingleton<Metrics.ServerMetrics>();
-        services.AddTransient<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
-        services.AddTransient<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
+        services.AddSingleton<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
+        services.AddSingleton<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
 
         services.AddMediaAndPlugins(configuration);
         return services;

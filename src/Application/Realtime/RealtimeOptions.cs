@@ -34,6 +34,13 @@ public sealed class RealtimeOptions
     public int EventLogBatchSize { get; set; } = 500;
 
     /// <summary>
+    /// How long the event log's writer waits for more messages when it woke up to fewer than a batch
+    /// (<c>Realtime:EventLogBatchDelay</c>). A job publishes a message every few hundred µs while a write costs tens of
+    /// µs: without the pause every message would be its own write. Live delivery never waits for the log.
+    /// </summary>
+    public TimeSpan EventLogBatchDelay { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
     /// <c>none</c> (one node, or live messages only on the node running the job) or <c>redis</c> (every node's
     /// subscribers get every job's messages through Redis; <c>ConnectionStrings:Redis</c>).
     /// </summary>

@@ -23,7 +23,7 @@ internal static class StorageRegistration
         switch (provider)
         {
             case Sqlite:
-                services.AddDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString));
+                services.AddPooledDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString));
                 return false;
             case Postgres:
                 if (string.IsNullOrWhiteSpace(connectionString))
@@ -31,7 +31,7 @@ internal static class StorageRegistration
                     throw new InvalidOperationException("Storage:Provider=postgres needs ConnectionStrings:Jobs (an Npgsql connection string).");
                 }
 
-                services.AddDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
+                services.AddPooledDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
                 services.AddSingleton<IDbContextFactory<JobsDbContext>, ProviderContextFactory<PostgresJobsDbContext>>();
                 services.AddSingleton(new Execution.JobStoreConnection(connectionString));
                 return true;

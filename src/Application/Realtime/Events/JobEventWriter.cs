@@ -22,6 +22,7 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
         });
 
     private readonly int _batchSize = Math.Max(1, options.Value.EventLogBatchSize);
+    private readonly TimeSpan _batchDelay = options.Value.EventLogBatchDelay;
 
     // Messages queued and not yet written: a flush with none pending returns at once.
     private long _pending;
@@ -65,17 +66,14 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
         var flushes = new List<TaskCompletionSource>();
         while (await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var batch = new List<JobEvent>(Math.Min(_batchSize, _queue.Reader.Count));
-            while (batch.Count < _batchSize && _queue.Reader.TryRead(out var entry))
+            var batch = new List<JobEvent>(Math.Min(_batchSize, Math.Max(16, _queue.Reader.Count)));
+            Take(batch, flushes);
+            if (batch.Count < _batchSize && flushes.Count == 0 && _batchDelay > TimeSpan.Zero)
             {
-                if (entry.Event is { } jobEvent)
-                {
-                    batch.Add(jobEvent);
-                }
-                else
-                {
-                    flushes.Add(entry.Flushed!);
-                }
+                // Fewer than a batch and nobody waiting on a flush: let more messages come, then write them together.
+                // Real time on purpose: a pause for batching, not a timeout (a test clock that never moves must not stall the log).
+                await Task.Delay(_batchDelay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                Take(batch, flushes);
             }
 
             if (batch.Count > 0)
@@ -90,6 +88,21 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
             }
 
             flushes.Clear();
+        }
+    }
+
+    private void Take(List<JobEvent> batch, List<TaskCompletionSource> flushes)
+    {
+        while (batch.Count < _batchSize && _queue.Reader.TryRead(out var entry))
+        {
+            if (entry.Event is { } jobEvent)
+            {
+                batch.Add(jobEvent);
+            }
+            else
+            {
+                flushes.Add(entry.Flushed!);
+            }
         }
     }
 
