@@ -61,21 +61,30 @@ internal sealed class BenchClient : IAsyncDisposable
     /// <summary>Closes with the handshake (bounded), then releases the socket.</summary>
     public async ValueTask DisposeAsync()
     {
+        await CloseHandshakeAsync(_socket, _receiving);
+
+        Abort();
+    }
+
+    /// <summary>
+    /// Sends a close frame and waits (2 s at most each) for it to go and for the receive loop to see the server's answer;
+    /// a failure is left to the caller's abort that follows.
+    /// </summary>
+    internal static async Task CloseHandshakeAsync(WebSocket socket, Task receiving)
+    {
         try
         {
-            if (_socket.State == WebSocketState.Open)
+            if (socket.State == WebSocketState.Open)
             {
                 using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bench done", deadline.Token);
-                await _receiving.WaitAsync(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bench done", deadline.Token);
+                await receiving.WaitAsync(TimeSpan.FromSeconds(2));
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
         {
-            // Aborted below.
+            // The caller aborts the socket next.
         }
-
-        Abort();
     }
 
     /// <summary>Drops the connection at once (no handshake): the fast way to let go of thousands of idle clients.</summary>

@@ -86,19 +86,7 @@ internal sealed class PeerClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (_socket.State == WebSocketState.Open)
-            {
-                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bench done", deadline.Token);
-                await _receiving.WaitAsync(TimeSpan.FromSeconds(2));
-            }
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
-        {
-            // Aborted below.
-        }
+        await BenchClient.CloseHandshakeAsync(_socket, _receiving);
 
         try
         {
