@@ -39,7 +39,7 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
         await page.GetByRole(AriaRole.Button, new() { Name = "Upload" }).ClickAsync();
         await Assertions.Expect(page.Locator("#upload-status")).ToContainTextAsync("Uploaded as uploads/");
         Assert.Equal("100", await page.Locator("#upload-progress").GetAttributeAsync("value"));
-        Assert.StartsWith("uploads/", await page.GetByLabel("Source").InputValueAsync(), StringComparison.Ordinal);
+        await Assertions.Expect(page.GetByLabel("Source")).ToHaveValueAsync(UploadedSource());
         var checkedPlugins = await page.Locator("#plugins input:checked").EvaluateAllAsync<string[]>("boxes => boxes.map(b => b.value)");
         Assert.Equal(AllPlugins.Order(), checkedPlugins.Order());
 
@@ -322,6 +322,9 @@ public sealed partial class DashboardTests(BrowserSession browser) : IAsyncLifet
     }
 
     private static bool IsMagenta(Vec3b bgr) => bgr.Item0 > 170 && bgr.Item2 > 170 && bgr.Item1 < 110;
+
+    [GeneratedRegex("^uploads/")]
+    private static partial Regex UploadedSource();
 
     [GeneratedRegex("#/jobs/[0-9a-f-]{36}$")]
     private static partial Regex JobPageUrl();

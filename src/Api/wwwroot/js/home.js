@@ -57,8 +57,12 @@ export function renderHome(view, { setConnection, focusForm }) {
           listBody)))));
 
   // --- submit form -------------------------------------------------------------------------------------------------
+  // The newest load wins: an older one that answers later (the page's first load, slow) must not undo a newer selection.
+  let sourcesLoad = 0;
   async function loadSources(select) {
+    const load = ++sourcesLoad;
     const media = await getJson('/v1/media?limit=200');
+    if (load !== sourcesLoad) return;
     sourceSelect.replaceChildren(
       h('optgroup', { label: 'Media files' }, media.items.map((m) =>
         h('option', { value: m.name }, `${m.name} — ${m.kind}${m.width ? `, ${m.width}×${m.height}` : ', not decodable'}${m.frames ? `, ${m.frames} frames` : ''}, ${formatBytes(m.size_bytes)}`))),
@@ -110,8 +114,8 @@ export function renderHome(view, { setConnection, focusForm }) {
         uploadStatus.textContent = `Uploading ${file.name}: ${Math.round(fraction * 100)} %`;
       });
       uploadProgress.value = 100;
-      uploadStatus.textContent = `Uploaded as ${media.name} (${media.kind}, ${media.width}×${media.height}, ${media.frames ?? '?'} frames).`;
       await loadSources(media.name);
+      uploadStatus.textContent = `Uploaded as ${media.name} (${media.kind}, ${media.width}×${media.height}, ${media.frames ?? '?'} frames).`;
     } catch (error) {
       uploadStatus.textContent = `Upload refused: ${error.message}`;
     } finally {
