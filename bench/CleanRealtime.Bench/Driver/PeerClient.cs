@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 
+using CleanRealtime.Bench.Wire;
+
 namespace CleanRealtime.Bench.Driver;
 
 /// <summary>How a <see cref="PeerClient"/> talks to its server.</summary>
@@ -218,8 +220,7 @@ internal sealed class PeerClient : IAsyncDisposable
             return;
         }
 
-        var at = envelope.LastIndexOf("\"timestamp\":\""u8);
-        var latencyMicroseconds = at >= 0 && TryParseUtcTicks(envelope[(at + "\"timestamp\":\""u8.Length)..], out var sentTicks)
+        var latencyMicroseconds = Envelope.TryReadTimestamp(envelope, out var sentTicks)
             ? Math.Max(0, (wallTicks - sentTicks) / TimeSpan.TicksPerMicrosecond)
             : -1;
         if (latencyMicroseconds >= 0)

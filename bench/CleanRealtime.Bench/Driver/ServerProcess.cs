@@ -265,6 +265,20 @@ internal sealed class ServerProcess : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<PublishResult>(BenchJson.Options, deadline.Token))!;
     }
 
+    /// <summary><c>POST /v1/jobs</c> on the cpu: the new job's id, or an exception quoting the server's refusal.</summary>
+    public async Task<Guid> SubmitJobAsync(string source, IReadOnlyList<string> plugins, CancellationToken cancellationToken)
+    {
+        using var response = await Http.PostAsJsonAsync("/v1/jobs", new { source, device_requested = "cpu", plugins }, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST /v1/jobs answered {(int)response.StatusCode}: {body}");
+        }
+
+        using var created = System.Text.Json.JsonDocument.Parse(body);
+        return created.RootElement.GetProperty("job_id").GetGuid();
+    }
+
     /// <summary>POSTs to a bench endpoint and reads its JSON answer (bounded by <paramref name="timeout"/>).</summary>
     public async Task<T> PostAsync<T>(string pathAndQuery, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using CleanRealtime.Bench.Driver;
 using CleanRealtime.Bench.Reporting;
+using CleanRealtime.Bench.Wire;
 using Testcontainers.PostgreSql;
 using Testcontainers.Redis;
 
@@ -118,7 +118,7 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
         var clients = await ConnectAsync(subscriberNode, 5, cancellationToken);
         try
         {
-            var job = await SubmitAsync(subscriberNode, $"synthetic:pitch?frames=100&fps={Fps}&width=64&height=64", Plugins, cancellationToken);
+            var job = await subscriberNode.SubmitJobAsync($"synthetic:pitch?frames=100&fps={Fps}&width=64&height=64", Plugins, cancellationToken);
             await Task.WhenAll(clients.Select(c => c.ReceiveJobAsync(job, JobTimeout, cancellationToken)));
         }
         finally
@@ -135,7 +135,7 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
         {
             var cpuBefore = nodes.Select(n => n.CpuTime).ToArray();
             var started = Stopwatch.GetTimestamp();
-            var job = await SubmitAsync(submitNode, Source, Plugins, cancellationToken);
+            var job = await submitNode.SubmitJobAsync(Source, Plugins, cancellationToken);
             var results = await Task.WhenAll(clients.Select(c => c.ReceiveJobAsync(job, JobTimeout, cancellationToken)));
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var cpu = nodes.Select((n, i) => (n.CpuTime - cpuBefore[i]).TotalMilliseconds).ToArray();
@@ -162,7 +162,7 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
         var claims = new List<double>(ClaimJobs);
         for (var i = 0; i < ClaimJobs; i++)
         {
-            var job = await SubmitAsync(node, "synthetic:pitch?frames=1&width=64&height=64", ClaimPlugins, cancellationToken);
+            var job = await node.SubmitJobAsync("synthetic:pitch?frames=1&width=64&height=64", ClaimPlugins, cancellationToken);
             var waited = Stopwatch.StartNew();
             while (true)
             {
@@ -262,19 +262,6 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
 
     private static Task CloseAsync(List<JobClient> clients) => Task.WhenAll(clients.Select(c => c.CloseAsync()));
 
-    private static async Task<Guid> SubmitAsync(ServerProcess node, string source, string[] plugins, CancellationToken cancellationToken)
-    {
-        using var response = await node.Http.PostAsJsonAsync("/v1/jobs", new { source, device_requested = "cpu", plugins }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"POST /v1/jobs answered {(int)response.StatusCode}: {body}");
-        }
-
-        using var created = JsonDocument.Parse(body);
-        return created.RootElement.GetProperty("job_id").GetGuid();
-    }
-
     /// <summary>What one client saw of one job.</summary>
     private sealed record JobResult(long Received, long LastSeq, LatencyHistogram Latency);
 
@@ -285,7 +272,6 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
     /// </summary>
     private sealed class JobClient(ClientWebSocket socket)
     {
-        private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
         private byte[] _buffer = new byte[1 << 16];
 
         public static async Task<JobClient> ConnectAsync(Uri uri, CancellationToken cancellationToken)
@@ -317,7 +303,7 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
             {
                 var length = await ReceiveAsync(deadline.Token);
                 var message = _buffer.AsSpan(0, length);
-                if (!TryReadSeq(message, out var seq) || message.IndexOf(jobMarker) < 0)
+                if (!Envelope.TryReadSeq(message, out var seq) || message.IndexOf(jobMarker) < 0)
                 {
                     continue;
                 }
@@ -330,9 +316,9 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
 
                 expected++;
                 received++;
-                if (TryReadTimestamp(message, out var sent))
+                if (Envelope.TryReadTimestamp(message, out var sentTicks))
                 {
-                    latency.Record((long)((now - sent).Ticks / 10));
+                    latency.Record(Math.Max(0, now.Ticks - sentTicks) / TimeSpan.TicksPerMicrosecond);
                 }
 
                 if (message.IndexOf("\"type\":\"progress\""u8) >= 0 && message.IndexOf("\"progress\":100"u8) >= 0)
@@ -386,37 +372,6 @@ internal sealed class ClusterScenario(BenchOptions options, Report report)
                     Array.Resize(ref _buffer, _buffer.Length * 2);
                 }
             }
-        }
-
-        /// <summary>The envelope's <c>seq</c>: its last property (<c>…,"seq":N}</c>); messages about no job have none.</summary>
-        private static bool TryReadSeq(ReadOnlySpan<byte> message, out long seq)
-        {
-            seq = 0;
-            var at = message.LastIndexOf("\"seq\":"u8);
-            return at >= 0
-                   && System.Buffers.Text.Utf8Parser.TryParse(message[(at + 6)..], out seq, out var consumed)
-                   && at + 6 + consumed == message.Length - 1
-                   && message[^1] == (byte)'}';
-        }
-
-        private static bool TryReadTimestamp(ReadOnlySpan<byte> message, out DateTime timestamp)
-        {
-            timestamp = default;
-            var at = message.LastIndexOf("\"timestamp\":\""u8);
-            if (at < 0 || at + 13 + 27 > message.Length)
-            {
-                return false;
-            }
-
-            Span<char> text = stackalloc char[27];
-            var bytes = message.Slice(at + 13, 27);
-            for (var i = 0; i < bytes.Length; i++)
-            {
-                text[i] = (char)bytes[i];
-            }
-
-            return DateTime.TryParseExact(
-                text, TimestampFormat, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out timestamp);
         }
     }
 }

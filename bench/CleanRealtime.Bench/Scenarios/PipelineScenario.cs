@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
 using CleanRealtime.Bench.Driver;
 using CleanRealtime.Bench.Reporting;
@@ -324,16 +323,7 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
         ServerProcess server, IReadOnlyList<string> plugins, int frames, CancellationToken cancellationToken, int width = 640, int height = 480)
     {
         var cpuBefore = server.CpuTime;
-        using var response = await server.Http.PostAsJsonAsync(
-            "/v1/jobs", new { source = BarePipeline.Source(frames, width, height), device_requested = "cpu", plugins }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"POST /v1/jobs answered {(int)response.StatusCode}: {body}");
-        }
-
-        using var created = JsonDocument.Parse(body);
-        var id = created.RootElement.GetProperty("job_id").GetString()!;
+        var id = (await server.SubmitJobAsync(BarePipeline.Source(frames, width, height), plugins, cancellationToken)).ToString();
 
         // Poll the list (no frames in it) so that polling costs the running job as little as possible.
         var deadline = Stopwatch.StartNew();

@@ -1,12 +1,11 @@
-using System.Buffers.Text;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
 using CleanRealtime.Bench.Driver;
 using CleanRealtime.Bench.Reporting;
 using CleanRealtime.Bench.Serve;
+using CleanRealtime.Bench.Wire;
 
 namespace CleanRealtime.Bench.Scenarios;
 
@@ -256,7 +255,7 @@ internal sealed class ReplayScenario(BenchOptions options, Report report)
                 continue;
             }
 
-            var complete = TryReadSeq(buffer.AsSpan(0, length), out var seq);
+            var complete = Envelope.TryReadSeq(buffer.AsSpan(0, length), out var seq);
             length = 0;
             if (!complete || seq <= since)
             {
@@ -314,7 +313,7 @@ internal sealed class ReplayScenario(BenchOptions options, Report report)
                 continue;
             }
 
-            if (TryReadSeq(buffer.AsSpan(0, length), out var seq))
+            if (Envelope.TryReadSeq(buffer.AsSpan(0, length), out var seq))
             {
                 onSeq(seq);
             }
@@ -323,30 +322,8 @@ internal sealed class ReplayScenario(BenchOptions options, Report report)
         }
     }
 
-    /// <summary>The envelope's <c>seq</c>: its last property (<c>…,"seq":N}</c>); messages about no job have none.</summary>
-    private static bool TryReadSeq(ReadOnlySpan<byte> message, out long seq)
-    {
-        seq = 0;
-        var at = message.LastIndexOf("\"seq\":"u8);
-        return at >= 0
-               && Utf8Parser.TryParse(message[(at + 6)..], out seq, out var consumed)
-               && at + 6 + consumed == message.Length - 1
-               && message[^1] == (byte)'}';
-    }
-
-    private static async Task<Guid> SubmitAsync(ServerProcess server, string source, CancellationToken cancellationToken)
-    {
-        using var response = await server.Http.PostAsJsonAsync(
-            "/v1/jobs", new { source, device_requested = "cpu", plugins = Plugins }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"POST /v1/jobs answered {(int)response.StatusCode}: {body}");
-        }
-
-        using var created = JsonDocument.Parse(body);
-        return created.RootElement.GetProperty("job_id").GetGuid();
-    }
+    private static Task<Guid> SubmitAsync(ServerProcess server, string source, CancellationToken cancellationToken) =>
+        server.SubmitJobAsync(source, Plugins, cancellationToken);
 
     private static async Task WaitForEndAsync(ServerProcess server, Guid job, TimeSpan timeout, CancellationToken cancellationToken)
     {

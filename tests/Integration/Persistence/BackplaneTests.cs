@@ -70,30 +70,19 @@ public sealed class BackplaneTests(PostgresContainer postgres, RedisContainer re
         var database = await postgres.CreateDatabaseAsync();
         await using var a = await NodeAsync(database, "api");
         await using var b = await NodeAsync(database, "api,worker");
-        var job = await a.SubmitJobAsync(ServerFixture.Synthetic(100, fps: 20, width: 64, height: 64), Plugins);
-        var (onA, _) = await a.ConnectWelcomedAsync($"job_id={job}&since=0");
-        var (onB, _) = await b.ConnectWelcomedAsync($"job_id={job}&since=0");
-        await using var ownedA = onA;
-        await using var ownedB = onB;
-        var fromB = onB.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
-        var first = await onA.ReceiveUntilAsync(m => m.Seq >= 10, TimeSpan.FromSeconds(30));
 
-        await redis.PauseAsync();
-        try
+        await AssertCompleteThroughAsync(a, b, async () =>
         {
-            await Task.Delay(TimeSpan.FromSeconds(3));
-        }
-        finally
-        {
-            await redis.UnpauseAsync();
-        }
-
-        var rest = await onA.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
-        var received = first.Where(m => m.IsFor(job)).Concat(rest).ToList();
-        var expected = await fromB;
-
-        Assert.Equal(Enumerable.Range(1, expected.Count).Select(i => (long?)i), expected.Select(m => m.Seq));
-        Assert.Equal(expected.Select(m => m.Raw), received.Select(m => m.Raw));
+            await redis.PauseAsync();
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3));
+            }
+            finally
+            {
+                await redis.UnpauseAsync();
+            }
+        });
     }
 
     [SkippableFact]
@@ -103,21 +92,7 @@ public sealed class BackplaneTests(PostgresContainer postgres, RedisContainer re
         var logs = new ListLoggerProvider();
         await using var a = await NodeAsync(database, "api", logs: logs);
         await using var b = await NodeAsync(database, "api,worker");
-        var job = await a.SubmitJobAsync(ServerFixture.Synthetic(100, fps: 20, width: 64, height: 64), Plugins);
-        var (onA, _) = await a.ConnectWelcomedAsync($"job_id={job}&since=0");
-        var (onB, _) = await b.ConnectWelcomedAsync($"job_id={job}&since=0");
-        await using var ownedA = onA;
-        await using var ownedB = onB;
-        var fromB = onB.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
-        var first = await onA.ReceiveUntilAsync(m => m.Seq >= 10, TimeSpan.FromSeconds(30));
-
-        await redis.RestartAsync(down: TimeSpan.FromSeconds(2));
-
-        var rest = await onA.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
-        var received = first.Where(m => m.IsFor(job)).Concat(rest).ToList();
-        var expected = await fromB;
-        Assert.Equal(Enumerable.Range(1, expected.Count).Select(i => (long?)i), expected.Select(m => m.Seq));
-        Assert.Equal(expected.Select(m => m.Raw), received.Select(m => m.Raw));
+        await AssertCompleteThroughAsync(a, b, () => redis.RestartAsync(down: TimeSpan.FromSeconds(2)));
         Assert.Contains(logs.Lines, l => l.Contains("Backplane link to Redis failed", StringComparison.Ordinal));
 
         // Once the link is back, the next job's messages cross live again.
@@ -130,6 +105,29 @@ public sealed class BackplaneTests(PostgresContainer postgres, RedisContainer re
         await using var ownedAgain = again;
         var messages = await again.ReceiveJobAsync(next, TimeSpan.FromSeconds(30));
         Assert.Equal(Enumerable.Range(1, messages.Count).Select(i => (long?)i), messages.Select(m => m.Seq));
+    }
+
+    /// <summary>
+    /// A job run on node B with a subscriber on each node since its first message; <paramref name="disrupt"/> happens to
+    /// Redis once node A has seen seq 10. Node A must end with every seq, in order, with node B's bytes.
+    /// </summary>
+    private static async Task AssertCompleteThroughAsync(ServerFixture a, ServerFixture b, Func<Task> disrupt)
+    {
+        var job = await a.SubmitJobAsync(ServerFixture.Synthetic(100, fps: 20, width: 64, height: 64), Plugins);
+        var (onA, _) = await a.ConnectWelcomedAsync($"job_id={job}&since=0");
+        var (onB, _) = await b.ConnectWelcomedAsync($"job_id={job}&since=0");
+        await using var ownedA = onA;
+        await using var ownedB = onB;
+        var fromB = onB.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
+        var first = await onA.ReceiveUntilAsync(m => m.Seq >= 10, TimeSpan.FromSeconds(30));
+
+        await disrupt();
+
+        var rest = await onA.ReceiveJobAsync(job, TimeSpan.FromSeconds(60));
+        var received = first.Where(m => m.IsFor(job)).Concat(rest).ToList();
+        var expected = await fromB;
+        Assert.Equal(Enumerable.Range(1, expected.Count).Select(i => (long?)i), expected.Select(m => m.Seq));
+        Assert.Equal(expected.Select(m => m.Raw), received.Select(m => m.Raw));
     }
 
     private static async Task<(List<ReceivedMessage> Messages, TimeSpan EndedAt)> TimedAsync(Task<List<ReceivedMessage>> receiving)
