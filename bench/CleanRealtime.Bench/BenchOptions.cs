@@ -25,6 +25,7 @@ internal sealed record BenchOptions
           --queue-capacity N     per-connection outbound queue of both servers (default 1000, the product default)
           --out DIR              where latest.json / latest.md go (default bench/results)
           --peer-cases LIST      peers cases to run, of full,100x1000,5x1000 (default all three)
+          --repetitions N        peers: repetitions per case and server, medians over them (default 5, quick 1)
           --peers DIR            the reference peers' sources for peers (default ../shared/peers beside the repository; copied, never written)
 
         internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
@@ -48,6 +49,9 @@ internal sealed record BenchOptions
 
     public IReadOnlyList<string> PeerCases { get; init; } = ["full", "100x1000", "5x1000"];
 
+    /// <summary>Repetitions per peers case and server (null: 5, or 1 with --quick).</summary>
+    public int? Repetitions { get; init; }
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var scenarios = new List<string>();
@@ -58,6 +62,7 @@ internal sealed record BenchOptions
         string? output = null;
         string? peers = null;
         string[]? peerCases = null;
+        int? repetitions = null;
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -87,6 +92,14 @@ internal sealed record BenchOptions
                     break;
                 case "--out":
                     output = Value();
+                    break;
+                case "--repetitions":
+                    repetitions = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (repetitions is < 1 or > 100)
+                    {
+                        throw new ArgumentException("--repetitions takes 1..100");
+                    }
+
                     break;
                 case "--peers":
                     peers = Value();
@@ -130,6 +143,7 @@ internal sealed record BenchOptions
             OutputDirectory = Path.GetFullPath(output ?? DefaultOutputDirectory()),
             PeersDirectory = Path.GetFullPath(peers ?? DefaultPeersDirectory()),
             PeerCases = peerCases ?? ["full", "100x1000", "5x1000"],
+            Repetitions = repetitions,
         };
     }
 

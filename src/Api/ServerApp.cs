@@ -57,6 +57,7 @@ public static class ServerApp
         app.UseMiddleware<RequestLogging>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.Use(Realtime.CoalescingUpgradeFeature.InstallAsync);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
 
         // The dashboard, on nodes that serve the API. Only files that exist under wwwroot are answered here; /v1,

@@ -26,7 +26,7 @@ internal sealed record PeerStep(
 /// Kestrel WebSocket broadcaster), same machine, same run, same client. The peers are copied to a temp folder, built
 /// there and run as child processes beside <c>serve --kind real --queue-capacity 4096</c>; three cases (5 clients as fast
 /// as possible, 100 clients × 1000 msg/s, 5 clients × 1000 msg/s) run against the three servers interleaved (the order
-/// rotates with each repetition), 3 repetitions, medians. Server CPU per delivery = CPU time of the server process over
+/// rotates with each repetition), 5 repetitions (--repetitions), medians. Server CPU per delivery = CPU time of the server process over
 /// the step / deliveries; latency = the envelope's <c>timestamp</c> (set by each server when it builds the message) to
 /// <see cref="DateTime.UtcNow"/> at receipt.
 /// </summary>
@@ -45,7 +45,7 @@ internal sealed class PeersScenario(BenchOptions options, Report report)
 
     private sealed record Case(string Name, string Key, int Clients, long Count, double? Rate);
 
-    private int Repetitions => options.Quick ? 1 : 3;
+    private int Repetitions => options.Repetitions ?? (options.Quick ? 1 : 5);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {

@@ -300,11 +300,15 @@ public sealed partial class Connection : IRealtimeSubscriber
 
             while (await _queue.WaitToReadAsync())
             {
+                // Messages already waiting go out as one run (the transport writes them together); the run ends when
+                // the queue is empty. A close that discards the queue can cut a run short: the flush then ends it.
                 while (_queue.TryDequeue(out var message))
                 {
-                    await _transport.SendAsync(message, token);
+                    await _transport.SendAsync(message, more: _queue.Count > 0, token);
                     Interlocked.Increment(ref _sent);
                 }
+
+                await _transport.FlushAsync(token);
             }
 
             if (Volatile.Read(ref _close) is { Code: { } code } close)
@@ -344,9 +348,11 @@ public sealed partial class Connection : IRealtimeSubscriber
     {
         while (_queue.TryDequeue(out var welcome))
         {
-            await _transport.SendAsync(welcome, token);
+            await _transport.SendAsync(welcome, more: _queue.Count > 0, token);
             Interlocked.Increment(ref _sent);
         }
+
+        await _transport.FlushAsync(token);
 
         var last = replay.AfterSeq;
         while (Volatile.Read(ref _close) is null)
@@ -363,11 +369,11 @@ public sealed partial class Connection : IRealtimeSubscriber
                 continue;
             }
 
-            foreach (var message in page)
+            for (var i = 0; i < page.Count; i++)
             {
-                await _transport.SendAsync(message, token);
+                await _transport.SendAsync(page[i], more: i < page.Count - 1, token);
                 Interlocked.Increment(ref _sent);
-                last = message.Seq ?? last;
+                last = page[i].Seq ?? last;
             }
         }
     }

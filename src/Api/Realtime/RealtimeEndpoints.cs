@@ -60,7 +60,7 @@ public static partial class RealtimeEndpoints
 
         var plan = subscription.Plan!;
         var registration = manager.TryAdd(
-            new WebSocketTransport(socket), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
+            new WebSocketTransport(socket, context.Features.Get<CoalescingStream>()), plan.JobId, subscription.SessionId, plan.Welcome, ClientIdentity.Of(context), ReplayOf(plan, history, manager));
         if (registration.Connection is not { } connection)
         {
             LogRefused(logger, registration.RefusalCode, registration.RefusalReason!);

@@ -19,7 +19,9 @@ public sealed class SseTransport(HttpContext context) : IRealtimeTransport
 
     public bool SupportsPong => false;
 
-    public async ValueTask SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    private long _unflushed;
+
+    public ValueTask SendAsync(OutboundMessage message, bool more, CancellationToken cancellationToken)
     {
         var body = context.Response.BodyWriter;
         body.Write(EventLines[(int)message.Type]);
@@ -35,7 +37,21 @@ public sealed class SseTransport(HttpContext context) : IRealtimeTransport
         body.Write("data: "u8);
         body.Write(message.Json);
         body.Write("\n\n"u8);
-        var flushed = await body.FlushAsync(cancellationToken);
+
+        // A run of messages is flushed once, at its end (or every CoalescingStream.MaxHeld bytes), like a WebSocket's.
+        _unflushed += message.Json.Length;
+        return more && _unflushed < CoalescingStream.MaxHeld ? ValueTask.CompletedTask : FlushAsync(cancellationToken);
+    }
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_unflushed == 0)
+        {
+            return;
+        }
+
+        _unflushed = 0;
+        var flushed = await context.Response.BodyWriter.FlushAsync(cancellationToken);
         if (flushed.IsCanceled || flushed.IsCompleted)
         {
             throw new IOException("The event stream was closed by the client.");

@@ -26,7 +26,7 @@ internal sealed class RecordingTransport(bool supportsPong = true, Exception? fa
 
     public bool Aborted => Volatile.Read(ref _aborted) != 0;
 
-    public ValueTask SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    public ValueTask SendAsync(OutboundMessage message, bool more, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _sendAttempts);
         if (failSendsWith is not null)
@@ -37,6 +37,8 @@ internal sealed class RecordingTransport(bool supportsPong = true, Exception? fa
         _sent.Writer.TryWrite(message);
         return ValueTask.CompletedTask;
     }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public Task CloseAsync(int code, string reason, CancellationToken cancellationToken)
     {

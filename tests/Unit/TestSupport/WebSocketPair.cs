@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using CleanRealtime.Api.Realtime;
 
 namespace CleanRealtime.UnitTests.TestSupport;
 
@@ -16,13 +17,18 @@ internal sealed class WebSocketPair : IDisposable
     {
         _toClient = new ByteChannel(clientReceiveWindow);
         _toServer = new ByteChannel(int.MaxValue);
+        // The server writes through a CoalescingStream, as behind Kestrel (CoalescingUpgradeFeature).
+        ServerStream = new CoalescingStream(new DuplexStream(_toServer, _toClient));
         Server = WebSocket.CreateFromStream(
-            new DuplexStream(_toServer, _toClient), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+            ServerStream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         Client = WebSocket.CreateFromStream(
             new DuplexStream(_toClient, _toServer), new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
     }
 
     public WebSocket Server { get; }
+
+    /// <summary>The server side's stream, for its <see cref="WebSocketTransport"/>.</summary>
+    public CoalescingStream ServerStream { get; }
 
     public WebSocket Client { get; }
 

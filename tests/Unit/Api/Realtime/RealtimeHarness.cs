@@ -87,7 +87,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         string? client = null)
     {
         var pair = WebSocketPair.Create(clientReceiveWindow);
-        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server), jobId, sessionId, welcome is null ? null : Welcome([.. welcome]), client);
+        var registration = Manager.TryAdd(new WebSocketTransport(pair.Server, pair.ServerStream), jobId, sessionId, welcome is null ? null : Welcome([.. welcome]), client);
         if (registration.Connection is not { } connection)
         {
             _refused.Add(pair);

@@ -22,7 +22,7 @@ public sealed class RealtimeSessionsTests
         var session = Guid.NewGuid();
         var pair = WebSocketPair.Create();
 
-        var registration = harness.Manager.TryAdd(new WebSocketTransport(pair.Server), job, session);
+        var registration = harness.Manager.TryAdd(new WebSocketTransport(pair.Server, pair.ServerStream), job, session);
 
         var connection = Assert.IsType<Connection>(registration.Connection);
         Assert.Equal(0, registration.RefusalCode);
@@ -188,12 +188,15 @@ public sealed class RealtimeSessionsTests
         var healthy = Enumerable.Range(0, 5).Select(_ => harness.Connect(jobId: job)).ToArray();
         var broken = harness.Connect(jobId: job, clientReceiveWindow: 1);
 
-        for (var i = 0; i < 20; i++)
+        // The broken client's writer is in the middle of a send when its network goes away: the first message fills its
+        // window, and the writer waits in sending the next ones.
+        harness.Publish(Status(job, 0));
+        await Eventually.TrueAsync(() => broken.Connection.Sent == 1, "the first message went out");
+        for (var i = 1; i < 20; i++)
         {
             harness.Publish(Status(job, i));
         }
 
-        // The broken client's writer is in the middle of a send when its network goes away.
         await broken.Pair.ServerSendBlocked.WaitAsync(Bound);
         broken.Pair.Break();
 
@@ -224,9 +227,11 @@ public sealed class RealtimeSessionsTests
         var client = harness.Connect(jobId: job, clientReceiveWindow: 1);
         var keys = new List<string>();
 
-        // Make the writer wait on the client, then publish a burst: publishing never waits, everything is queued.
+        // Make the writer wait on the client (the first message fills its window, the writer waits in sending the
+        // second), then publish a burst: publishing never waits, everything is queued.
         keys.Add("progress:0");
         harness.Publish(Progress(job, 0));
+        await Eventually.TrueAsync(() => client.Connection.Sent == 1, "the first message went out");
         keys.Add("progress:1");
         harness.Publish(Progress(job, 1));
         await client.Pair.ServerSendBlocked.WaitAsync(Bound);
@@ -257,11 +262,12 @@ public sealed class RealtimeSessionsTests
         var mixed = harness.Connect(jobId: mixedJob, clientReceiveWindow: 1);
         var strict = harness.Connect(jobId: strictJob, clientReceiveWindow: 1);
 
-        // Both clients stop reading: each writer ends up waiting in a send.
+        // Both clients stop reading: the first message fills each one's window, and each writer waits in a send.
         var mixedKeys = new List<string> { "progress:0", "progress:1" };
         harness.Publish(Progress(mixedJob, 0));
-        harness.Publish(Progress(mixedJob, 1));
         harness.Publish(Status(strictJob, 0));
+        await Eventually.TrueAsync(() => mixed.Connection.Sent == 1 && strict.Connection.Sent == 1, "the first messages went out");
+        harness.Publish(Progress(mixedJob, 1));
         harness.Publish(Status(strictJob, 1));
         await mixed.Pair.ServerSendBlocked.WaitAsync(Bound);
         await strict.Pair.ServerSendBlocked.WaitAsync(Bound);

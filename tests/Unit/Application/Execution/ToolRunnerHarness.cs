@@ -222,7 +222,7 @@ internal sealed class RecordingTransport(bool block = false) : IRealtimeTranspor
 
     public Task FirstSendStarted => _firstSendStarted.Task;
 
-    public async ValueTask SendAsync(OutboundMessage message, CancellationToken cancellationToken)
+    public async ValueTask SendAsync(OutboundMessage message, bool more, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _sendCalls);
         _firstSendStarted.TrySetResult();
@@ -259,6 +259,8 @@ internal sealed class RecordingTransport(bool block = false) : IRealtimeTranspor
             return _waiter.Value.Done.Task;
         }
     }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     public Task CloseAsync(int code, string reason, CancellationToken cancellationToken) => Task.CompletedTask;
 
