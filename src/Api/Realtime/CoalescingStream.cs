@@ -49,24 +49,11 @@ public sealed class CoalescingStream(Stream inner) : Stream
     /// <summary>Holds what is written from now on, until <see cref="ReleaseAsync"/>.</summary>
     public void Hold() => _holding = true;
 
-    /// <summary>Stops holding and writes (and flushes) what was held, as one write.</summary>
-    public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
+    /// <summary>Stops holding and writes what was held, as one write, then flushes.</summary>
+    public ValueTask ReleaseAsync(CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            _holding = false;
-            if (_length > 0)
-            {
-                await WriteHeldAsync(cancellationToken);
-                ReturnHeldBuffer();
-                await inner.FlushAsync(cancellationToken);
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        _holding = false;
+        return new ValueTask(FlushAsync(cancellationToken));
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
