@@ -19,9 +19,13 @@ internal static class BarePipeline
     public static string Source(int frames, int width = 640, int height = 480) =>
         string.Create(CultureInfo.InvariantCulture, $"synthetic:pitch?frames={frames}&width={width}&height={height}");
 
-    /// <summary>Times like a job: from the source being open to the last frame analysed (the session is opened inside).</summary>
+    /// <summary>
+    /// Times like a job: from the source being open to the last frame analysed (the session is opened inside).
+    /// <paramref name="decodeAhead"/> &gt; 0: the frames are decoded on another thread into a buffer of that many, while
+    /// this loop analyses (what a job does); 0: decoding and analysis alternate on one thread.
+    /// </summary>
     public static async Task<BarePipelineResult> RunAsync(
-        IFramePlugin plugin, IFrameSourceFactory sources, int frames, int width, int height, CancellationToken cancellationToken)
+        IFramePlugin plugin, IFrameSourceFactory sources, int frames, int width, int height, int decodeAhead, CancellationToken cancellationToken)
     {
         using var source = sources.Open(Source(frames, width, height));
         var started = Stopwatch.GetTimestamp();
@@ -29,7 +33,7 @@ internal static class BarePipeline
         var analyzed = 0;
         using (var session = plugin.OpenSession(new PluginSessionOptions("cpu", source.Fps, source.FrameCount)))
         {
-            await foreach (var frame in source.ReadFramesAsync(cancellationToken))
+            await foreach (var frame in decodeAhead > 0 ? DecodeAhead(source, decodeAhead, cancellationToken) : source.ReadFramesAsync(cancellationToken))
             {
                 using (frame)
                 {
@@ -43,5 +47,29 @@ internal static class BarePipeline
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         return new BarePipelineResult(analyzed, seconds, analyzed / seconds, analyzing * 1000.0 / Stopwatch.Frequency / Math.Max(1, analyzed));
+    }
+
+    private static IAsyncEnumerable<VideoFrame> DecodeAhead(IFrameSource source, int window, CancellationToken cancellationToken)
+    {
+        var buffer = System.Threading.Channels.Channel.CreateBounded<VideoFrame>(window);
+        _ = Task.Factory.StartNew(
+            async () =>
+            {
+                try
+                {
+                    await foreach (var frame in source.ReadFramesAsync(cancellationToken))
+                    {
+                        await buffer.Writer.WriteAsync(frame, cancellationToken);
+                    }
+
+                    buffer.Writer.Complete();
+                }
+                catch (Exception ex)
+                {
+                    buffer.Writer.Complete(ex);
+                }
+            },
+            cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return buffer.Reader.ReadAllAsync(cancellationToken);
     }
 }

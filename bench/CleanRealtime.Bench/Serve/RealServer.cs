@@ -95,16 +95,16 @@ internal static class RealServer
         return app;
     }
 
-    /// <summary><c>POST /bench/pipeline?plugin=&amp;frames=[&amp;width=&amp;height=]</c> (640×480 by default): the bare plugin loop, in this process (see <see cref="BarePipeline"/>).</summary>
+    /// <summary><c>POST /bench/pipeline?plugin=&amp;frames=[&amp;width=&amp;height=&amp;ahead=]</c> (640×480 by default, no decoding ahead): the bare plugin loop, in this process (see <see cref="BarePipeline"/>).</summary>
     private static void MapBarePipeline(WebApplication app)
     {
         var busy = new SemaphoreSlim(1, 1);
-        app.MapPost("/bench/pipeline", async (string plugin, int frames, int? width, int? height, CancellationToken cancellationToken) =>
+        app.MapPost("/bench/pipeline", async (string plugin, int frames, int? width, int? height, int? ahead, CancellationToken cancellationToken) =>
         {
             var found = app.Services.GetServices<IFramePlugin>().FirstOrDefault(p => p.Name == plugin);
-            if (found is null || frames is < 1 or > 100_000 || width is < 16 or > 3840 || height is < 16 or > 2160)
+            if (found is null || frames is < 1 or > 100_000 || width is < 16 or > 3840 || height is < 16 or > 2160 || ahead is < 0 or > 64)
             {
-                return Results.BadRequest("plugin must be a registered plugin, frames 1..100000, width 16..3840, height 16..2160");
+                return Results.BadRequest("plugin must be a registered plugin, frames 1..100000, width 16..3840, height 16..2160, ahead 0..64");
             }
 
             if (!await busy.WaitAsync(0, cancellationToken))
@@ -115,7 +115,7 @@ internal static class RealServer
             try
             {
                 var result = await BarePipeline.RunAsync(
-                    found, app.Services.GetRequiredService<IFrameSourceFactory>(), frames, width ?? 640, height ?? 480, cancellationToken);
+                    found, app.Services.GetRequiredService<IFrameSourceFactory>(), frames, width ?? 640, height ?? 480, ahead ?? 0, cancellationToken);
                 return Results.Text(JsonSerializer.Serialize(result, BenchJson.Options), "application/json");
             }
             finally
