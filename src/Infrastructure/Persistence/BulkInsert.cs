@@ -1,5 +1,7 @@
+using System.Data;
 using System.Data.Common;
 using System.Text;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -11,7 +13,9 @@ namespace CleanRealtime.Infrastructure.Persistence;
 /// Appends rows with multi-row <c>INSERT … VALUES (…), (…)</c> statements built from the EF model (table, columns, value
 /// converters, the provider's identifier quoting), so it runs on every provider, without the change tracker: EF's
 /// <c>AddRange</c> + <c>SaveChanges</c> costs tens of µs of CPU per row, which a job pays for every frame and message.
-/// For plain append-only rows (no store-generated values, no navigations to fix up).
+/// For plain append-only rows (no store-generated values, no navigations to fix up). On SQLite, which runs statements in
+/// process, one single-row <c>INSERT</c> is prepared once and executed for every row instead: SQLite binds a named
+/// parameter by a linear scan of the statement's names, so a multi-row statement costs more per row than a prepared one.
 /// </summary>
 internal static class BulkInsert
 {
@@ -39,6 +43,12 @@ internal static class BulkInsert
         }
 
         head.Append(") VALUES ");
+        if (db.Database.GetDbConnection() is SqliteConnection sqlite)
+        {
+            await InsertPreparedAsync(db, sqlite, head, columns, table, rows, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var rowsPerStatement = Math.Max(1, MaxParameters / columns.Length);
         for (var start = 0; start < rows.Count; start += rowsPerStatement)
         {
@@ -65,6 +75,59 @@ internal static class BulkInsert
             catch (DbException ex)
             {
                 throw new DbUpdateException($"Could not insert {count} {typeof(TEntity).Name} rows: {ex.Message}", ex);
+            }
+        }
+    }
+
+    /// <summary>SQLite: one prepared single-row statement, executed per row with the values bound as EF's type mappings would.</summary>
+    private static async Task InsertPreparedAsync<TEntity>(
+        DbContext db, SqliteConnection connection, StringBuilder head, IProperty[] columns, StoreObjectIdentifier table, IReadOnlyList<TEntity> rows,
+        CancellationToken cancellationToken)
+        where TEntity : class
+    {
+        var opened = connection.State != ConnectionState.Open;
+        if (opened)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction() as SqliteTransaction;
+            var text = head.Append('(');
+            var parameters = new DbParameter[columns.Length];
+            for (var c = 0; c < columns.Length; c++)
+            {
+                var name = "$p" + c.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                text.Append(c == 0 ? string.Empty : ", ").Append(name);
+                var mapping = (RelationalTypeMapping)(columns[c].FindRelationalTypeMapping(table) ?? columns[c].GetRelationalTypeMapping());
+                parameters[c] = mapping.CreateParameter(command, name, null, columns[c].IsColumnNullable(table));
+                command.Parameters.Add(parameters[c]);
+            }
+
+            command.CommandText = text.Append(')').ToString();
+            command.Prepare();
+            for (var r = 0; r < rows.Count; r++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                for (var c = 0; c < columns.Length; c++)
+                {
+                    parameters[c].Value = ProviderValue(columns[c], rows[r]) ?? DBNull.Value;
+                }
+
+                command.ExecuteNonQuery();
+            }
+        }
+        catch (DbException ex)
+        {
+            throw new DbUpdateException($"Could not insert {rows.Count} {typeof(TEntity).Name} rows: {ex.Message}", ex);
+        }
+        finally
+        {
+            if (opened)
+            {
+                await db.Database.CloseConnectionAsync().ConfigureAwait(false);
             }
         }
     }
