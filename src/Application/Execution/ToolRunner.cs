@@ -208,6 +208,14 @@ public sealed partial class ToolRunner(
             await foreach (var work in analysed.ConfigureAwait(false))
             {
                 current = work;
+
+                // Every frame is done here once its plugins are through with it, a stop or the end of the source at once.
+                await work.Done.ConfigureAwait(false);
+                if (work.Stop is FrameStop.EndOfSource)
+                {
+                    break;
+                }
+
                 if (work.Stop is FrameStop.Cancelled)
                 {
                     return (JobStatus.Cancelled, null);
@@ -223,7 +231,6 @@ public sealed partial class ToolRunner(
                     return (JobStatus.Failed, NoPluginLeft(runs));
                 }
 
-                await work.Done.ConfigureAwait(false);
                 if (work.Interrupted)
                 {
                     // A plugin saw the job cancelled, past its deadline or the server stopping before it could start on
@@ -297,13 +304,16 @@ public sealed partial class ToolRunner(
     /// <summary>
     /// Reads frames into the window, checks each against cancellation and the budget (a stop is queued in the frame's
     /// place), and hands it to the publisher and to every plugin still running at that frame. Never throws: a failure
-    /// of the source is kept for the publisher to raise once the frames before it are published.
+    /// of the source is kept for the publisher to raise once the frames before it are published. The publisher is handed
+    /// each frame's <see cref="FrameWork"/> before the frame is read, so that it finds the next one waiting when it is done
+    /// with the last and is woken once per frame (when that frame is done), not also when it is read.
     /// </summary>
     private static async Task DecodeAsync(
         IFrameSource source, Pipeline pipeline, ChannelWriter<FrameWork> frames, FrameWindow window, JobsOptions budget,
         CancellationTokenSource deadline, CancellationToken stop)
     {
         var decoded = 0;
+        FrameWork? next = null;
         try
         {
             var reader = source.ReadFramesAsync(stop).GetAsyncEnumerator(stop);
@@ -312,12 +322,18 @@ public sealed partial class ToolRunner(
                 while (true)
                 {
                     await window.EnterAsync(stop).ConfigureAwait(false);
+
+                    // The publisher gets the frame's place first, so that frames reach it in the order they are read.
+                    next = new FrameWork(pipeline.Runs.Count);
+                    await frames.WriteAsync(next, CancellationToken.None).ConfigureAwait(false);
                     if (!await reader.MoveNextAsync().ConfigureAwait(false))
                     {
                         return;
                     }
 
-                    var work = new FrameWork(reader.Current, pipeline.Runs.Count);
+                    var work = next;
+                    next = null;
+                    work.Take(reader.Current);
                     if (pipeline.Live.IsCancellationRequested)
                     {
                         work.StopHere(FrameStop.Cancelled, null);
@@ -327,8 +343,6 @@ public sealed partial class ToolRunner(
                         work.StopHere(FrameStop.OverBudget, reason);
                     }
 
-                    // The publisher gets the frame first, so that frames reach it in the order they are read.
-                    await frames.WriteAsync(work, CancellationToken.None).ConfigureAwait(false);
                     if (work.Stop != FrameStop.None)
                     {
                         return;
@@ -356,6 +370,8 @@ public sealed partial class ToolRunner(
         }
         finally
         {
+            // A place handed to the publisher for a frame that never came: the frames stop there.
+            next?.StopHere(FrameStop.EndOfSource, null);
             frames.TryComplete();
             foreach (var run in pipeline.Runs)
             {
@@ -420,7 +436,8 @@ public sealed partial class ToolRunner(
         var decoded = 0;
         await foreach (var frame in source.ReadFramesAsync(cancellationToken).ConfigureAwait(false))
         {
-            var work = new FrameWork(frame, pipeline.Runs.Count);
+            var work = new FrameWork(pipeline.Runs.Count);
+            work.Take(frame);
             if (pipeline.Live.IsCancellationRequested)
             {
                 work.StopHere(FrameStop.Cancelled, null);
@@ -762,19 +779,27 @@ public sealed partial class ToolRunner(
         None,
         Cancelled,
         OverBudget,
+
+        /// <summary>No frame came in this place: the source ended, failed or was stopped (see <see cref="Pipeline.DecodeFailure"/>).</summary>
+        EndOfSource,
     }
 
     /// <summary>What one plugin made of one frame.</summary>
     private sealed record Outcome(JsonElement Data, JsonElement? Partial, PluginWarning[] Warnings, double TimingMs, Exception? Failure);
 
-    /// <summary>One decoded frame on its way through the plugins; done once every plugin has analysed or skipped it.</summary>
-    private sealed class FrameWork(VideoFrame frame, int plugins)
+    /// <summary>
+    /// One frame on its way through the plugins, from its place in the publisher's queue (before it is read, see
+    /// <see cref="Take"/>) to done: once every plugin has analysed or skipped it, or at once when the job stops there.
+    /// </summary>
+    private sealed class FrameWork(int plugins)
     {
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _pending = plugins;
         private int _disposed;
+        private VideoFrame? _frame;
 
-        public VideoFrame Frame { get; } = frame;
+        /// <summary>The frame; read only by a lane it was handed to, or by the publisher once <see cref="Done"/>.</summary>
+        public VideoFrame Frame => _frame ?? throw new InvalidOperationException("No frame was read in this place.");
 
         /// <summary>Per plugin slot, written by that plugin's lane before it signals <see cref="Skip"/>.</summary>
         public Outcome?[] Outcomes { get; } = new Outcome?[plugins];
@@ -788,12 +813,16 @@ public sealed partial class ToolRunner(
 
         public Task Done => _done.Task;
 
-        /// <summary>The job stops at this frame; it is disposed at once and never analysed.</summary>
+        /// <summary>The frame read for this place, before it is handed to any plugin.</summary>
+        public void Take(VideoFrame frame) => _frame = frame;
+
+        /// <summary>The job stops at this frame; it is disposed at once, never analysed, and done.</summary>
         public void StopHere(FrameStop stop, string? reason)
         {
             Stop = stop;
             StopReason = reason;
             DisposeFrame();
+            _done.TrySetResult();
         }
 
         /// <summary>The plugin in <paramref name="slot"/> is done with this frame (analysed it, or never will).</summary>
@@ -809,7 +838,7 @@ public sealed partial class ToolRunner(
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                Frame.Dispose();
+                _frame?.Dispose();
             }
         }
     }

@@ -1,17 +1,30 @@
+using System.Data.Common;
 using System.Globalization;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Persistence;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace CleanRealtime.Infrastructure.Events;
 
 /// <summary>
 /// The job event log on the job database (table <c>job_events</c>, key job + seq). EF Core LINQ, and appends through
-/// <see cref="BulkInsert"/> (SQL built from the EF model), so the same code runs on every provider.
+/// <see cref="BulkInsert"/> (SQL built from the EF model), so the same code runs on every provider. On SQLite, appends
+/// (a batch every few ms while a job runs) go through one connection of their own with the insert prepared once
+/// (<see cref="PreparedInsert{TEntity}"/>): no context, connection open and statement parse per batch.
 /// </summary>
-internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : IJobEventLog
+internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : IJobEventLog, IDisposable
 {
+    private readonly Lock _appendGate = new();
+
+    // Known from the first append on: the SQLite connection string, or null on another provider.
+    private string? _sqlite;
+    private bool _providerKnown;
+    private SqliteConnection? _connection;
+    private PreparedInsert<JobEventRow>? _insert;
+    private bool _disposed;
+
     public async Task AppendAsync(IReadOnlyList<JobEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
@@ -20,7 +33,117 @@ internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : I
             return;
         }
 
+        var rows = ToRows(events);
+        if (!_providerKnown)
+        {
+            await using var probe = await contexts.CreateDbContextAsync(cancellationToken);
+            _sqlite = probe.Database.GetDbConnection() is SqliteConnection ? probe.Database.GetConnectionString() : null;
+            _providerKnown = true;
+        }
+
+        if (_sqlite is { } connectionString)
+        {
+            await AppendToSqliteAsync(connectionString, rows, cancellationToken);
+            return;
+        }
+
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+
+        // All or nothing, as SaveChanges was; without the change tracker (see BulkInsert).
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await BulkInsert.InsertAsync(db, rows, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        lock (_appendGate)
+        {
+            _disposed = true;
+            CloseSqlite();
+        }
+    }
+
+    /// <summary>One transaction on the log's own connection; after a failure the connection is closed and opened afresh next time.</summary>
+    private async Task AppendToSqliteAsync(string connectionString, JobEventRow[] rows, CancellationToken cancellationToken)
+    {
+        if (_insert is null)
+        {
+            // The statement's SQL comes from the EF model: a context is only needed to build it, once.
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            lock (_appendGate)
+            {
+                OpenSqlite(db, connectionString);
+            }
+        }
+
+        lock (_appendGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                if (_insert is null)
+                {
+                    throw new InvalidOperationException("The event log's SQLite connection is not open.");
+                }
+
+                using var transaction = _connection!.BeginTransaction();
+                _insert.Execute(rows, transaction, cancellationToken);
+                transaction.Commit();
+            }
+            catch (SqliteException ex)
+            {
+                CloseSqlite();
+                throw new DbUpdateException($"Could not append {rows.Length} job events: {ex.Message}", ex);
+            }
+            catch (DbUpdateException)
+            {
+                CloseSqlite();
+                throw;
+            }
+        }
+    }
+
+    private void OpenSqlite(JobsDbContext db, string connectionString)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_insert is not null)
+        {
+            return;
+        }
+
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            if (new SqliteConnectionStringBuilder(connectionString).ForeignKeys is null)
+            {
+                // The job_events → jobs foreign key is enforced here as on the store's other connections, unless the connection string says otherwise.
+                using var pragma = connection.CreateCommand();
+                pragma.CommandText = "PRAGMA foreign_keys = 1;";
+                pragma.ExecuteNonQuery();
+            }
+
+            _insert = new PreparedInsert<JobEventRow>(db, connection);
+            _connection = connection;
+        }
+        catch (Exception ex) when (ex is DbException or DbUpdateException or InvalidOperationException)
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private void CloseSqlite()
+    {
+        _insert?.Dispose();
+        _insert = null;
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    private static JobEventRow[] ToRows(IReadOnlyList<JobEvent> events)
+    {
         var rows = new JobEventRow[events.Count];
         for (var i = 0; i < rows.Length; i++)
         {
@@ -31,10 +154,7 @@ internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : I
             };
         }
 
-        // All or nothing, as SaveChanges was; without the change tracker (see BulkInsert).
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await BulkInsert.InsertAsync(db, rows, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        return rows;
     }
 
     public async Task<IReadOnlyList<JobEvent>> ReadAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)

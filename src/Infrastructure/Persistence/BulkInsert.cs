@@ -1,5 +1,8 @@
+using System.Data;
 using System.Data.Common;
+using System.Globalization;
 using System.Text;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -11,7 +14,9 @@ namespace CleanRealtime.Infrastructure.Persistence;
 /// Appends rows with multi-row <c>INSERT … VALUES (…), (…)</c> statements built from the EF model (table, columns, value
 /// converters, the provider's identifier quoting), so it runs on every provider, without the change tracker: EF's
 /// <c>AddRange</c> + <c>SaveChanges</c> costs tens of µs of CPU per row, which a job pays for every frame and message.
-/// For plain append-only rows (no store-generated values, no navigations to fix up).
+/// For plain append-only rows (no store-generated values, no navigations to fix up). On SQLite, which runs statements in
+/// process, one single-row <c>INSERT</c> is prepared once and executed for every row instead: SQLite binds a named
+/// parameter by a linear scan of the statement's names, so a multi-row statement costs more per row than a prepared one.
 /// </summary>
 internal static class BulkInsert
 {
@@ -39,6 +44,12 @@ internal static class BulkInsert
         }
 
         head.Append(") VALUES ");
+        if (db.Database.GetDbConnection() is SqliteConnection sqlite)
+        {
+            await InsertPreparedAsync(db, sqlite, rows, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var rowsPerStatement = Math.Max(1, MaxParameters / columns.Length);
         for (var start = 0; start < rows.Count; start += rowsPerStatement)
         {
@@ -69,10 +80,114 @@ internal static class BulkInsert
         }
     }
 
-    private static object? ProviderValue(IProperty property, object row)
+    /// <summary>SQLite: one prepared single-row statement, executed per row.</summary>
+    private static async Task InsertPreparedAsync<TEntity>(DbContext db, SqliteConnection connection, IReadOnlyList<TEntity> rows, CancellationToken cancellationToken)
+        where TEntity : class
+    {
+        var opened = connection.State != ConnectionState.Open;
+        if (opened)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            using var insert = new PreparedInsert<TEntity>(db, connection);
+            insert.Execute(rows, db.Database.CurrentTransaction?.GetDbTransaction() as SqliteTransaction, cancellationToken);
+        }
+        finally
+        {
+            if (opened)
+            {
+                await db.Database.CloseConnectionAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    internal static object? ProviderValue(IProperty property, object row)
     {
         var value = property.PropertyInfo!.GetValue(row);
         var converter = property.GetValueConverter() ?? property.GetTypeMapping().Converter;
         return converter is null || value is null ? value : converter.ConvertToProvider(value);
     }
+}
+
+/// <summary>
+/// A single-row <c>INSERT</c> of <typeparamref name="TEntity"/> prepared once on a SQLite connection and executed for
+/// any number of rows: SQL and columns from the EF model (as <see cref="BulkInsert"/>), each value bound as EF binds a
+/// raw SQL value (the type mapping of its provider type, no facets). SQLite binds a named parameter by a linear scan
+/// of the statement's names, so a prepared one-row statement costs less per row than a multi-row one.
+/// </summary>
+internal sealed class PreparedInsert<TEntity> : IDisposable
+    where TEntity : class
+{
+    private readonly SqliteCommand _command;
+    private readonly IProperty[] _columns;
+    private readonly DbParameter[] _parameters;
+
+    public PreparedInsert(DbContext db, SqliteConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(connection);
+        var entity = db.Model.FindEntityType(typeof(TEntity)) ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not mapped.");
+        var table = StoreObjectIdentifier.Table(
+            entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(TEntity).Name} has no table."), entity.GetSchema());
+        _columns = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToArray();
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var mappings = db.GetService<IRelationalTypeMappingSource>();
+        var text = new StringBuilder("INSERT INTO ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" (");
+        var values = new StringBuilder();
+        _command = connection.CreateCommand();
+        _parameters = new DbParameter[_columns.Length];
+        for (var c = 0; c < _columns.Length; c++)
+        {
+            var column = _columns[c];
+            var name = "$p" + c.ToString(CultureInfo.InvariantCulture);
+            text.Append(c == 0 ? string.Empty : ", ").Append(sql.DelimitIdentifier(column.GetColumnName(table) ?? column.GetColumnName()));
+            values.Append(c == 0 ? string.Empty : ", ").Append(name);
+            var converter = column.GetValueConverter() ?? column.GetTypeMapping().Converter;
+            var providerType = converter?.ProviderClrType ?? column.ClrType;
+            var mapping = mappings.FindMapping(Nullable.GetUnderlyingType(providerType) ?? providerType)
+                          ?? throw new InvalidOperationException($"No type mapping for {typeof(TEntity).Name}.{column.Name} ({providerType.Name}).");
+            _parameters[c] = mapping.CreateParameter(_command, name, null);
+            _command.Parameters.Add(_parameters[c]);
+        }
+
+        _command.CommandText = text.Append(") VALUES (").Append(values).Append(')').ToString();
+        try
+        {
+            _command.Prepare();
+        }
+        catch (DbException ex)
+        {
+            _command.Dispose();
+            throw new DbUpdateException($"Could not prepare the insert of {typeof(TEntity).Name} rows: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Inserts the rows in <paramref name="transaction"/> (that of the connection, if it has one). A failure is a <see cref="DbUpdateException"/>.</summary>
+    public void Execute(IReadOnlyList<TEntity> rows, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        _command.Transaction = transaction;
+        try
+        {
+            for (var r = 0; r < rows.Count; r++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                for (var c = 0; c < _columns.Length; c++)
+                {
+                    _parameters[c].Value = BulkInsert.ProviderValue(_columns[c], rows[r]) ?? DBNull.Value;
+                }
+
+                _command.ExecuteNonQuery();
+            }
+        }
+        catch (DbException ex)
+        {
+            throw new DbUpdateException($"Could not insert {rows.Count} {typeof(TEntity).Name} rows: {ex.Message}", ex);
+        }
+    }
+
+    public void Dispose() => _command.Dispose();
 }

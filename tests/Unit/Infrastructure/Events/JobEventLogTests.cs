@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 namespace CleanRealtime.UnitTests.Infrastructure.Events;
 
 /// <summary>The EF Core event log on a real SQLite file with the real migrations.</summary>
-public sealed class JobEventLogTests : IAsyncLifetime
+public sealed class JobEventLogTests : IAsyncLifetime, IDisposable
 {
     private static readonly DateTimeOffset At = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"events-{Guid.NewGuid():N}.db");
@@ -32,9 +32,13 @@ public sealed class JobEventLogTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
+        // The log keeps a SQLite connection of its own for appends.
+        _log.Dispose();
         File.Delete(_file);
         return Task.CompletedTask;
     }
+
+    public void Dispose() => _log.Dispose();
 
     [Fact]
     public async Task AppendThenRead_ReturnsTheRangeAfterASeq_InOrder_WithTheSameBytes()
