@@ -20,9 +20,12 @@ public static class ServerApp
     {
         // The dashboard is copied beside the assembly (Api.csproj), so it is found however the server is started:
         // scripts/run.sh from the repository root, the published folder, or a test host in another project's bin.
+        // Configuration is read once at start: reloading it on change would watch the whole content root, where the
+        // SQLite database lives by default, and wake on every write a job makes (~3 % of a job's CPU). An explicit
+        // --hostBuilder:reloadConfigOnChange=true still turns it on.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
         configure?.Invoke(builder);
