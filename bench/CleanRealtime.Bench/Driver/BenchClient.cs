@@ -31,21 +31,7 @@ internal sealed class BenchClient : IAsyncDisposable
 
     public static async Task<BenchClient> ConnectAsync(Uri uri, int bufferBytes, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        try
-        {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(timeout);
-            await socket.ConnectAsync(uri, deadline.Token);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        var client = new BenchClient(socket, bufferBytes);
+        var client = new BenchClient(await ConnectSocketAsync(uri, timeout, cancellationToken), bufferBytes);
         client._receiving = client.ReceiveAsync();
         return client;
     }
@@ -70,6 +56,25 @@ internal sealed class BenchClient : IAsyncDisposable
     /// Sends a close frame and waits (2 s at most each) for it to go and for the receive loop to see the server's answer;
     /// a failure is left to the caller's abort that follows.
     /// </summary>
+    /// <summary>A connected <see cref="ClientWebSocket"/> without keep-alive pings (disposed if it cannot connect in time).</summary>
+    internal static async Task<ClientWebSocket> ConnectSocketAsync(Uri uri, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout);
+            await socket.ConnectAsync(uri, deadline.Token);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     internal static async Task CloseHandshakeAsync(WebSocket socket, Task receiving)
     {
         try

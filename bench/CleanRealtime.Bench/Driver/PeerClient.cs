@@ -50,20 +50,9 @@ internal sealed class PeerClient : IAsyncDisposable
 
     public static async Task<PeerClient> ConnectAsync(Uri uri, PeerProtocol protocol, CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        var socket = await BenchClient.ConnectSocketAsync(uri, TimeSpan.FromSeconds(20), cancellationToken);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(20));
-        try
-        {
-            await socket.ConnectAsync(uri, deadline.Token);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
         var client = new PeerClient(socket, protocol);
         client._receiving = client.ReceiveAsync();
         if (protocol == PeerProtocol.SignalR)

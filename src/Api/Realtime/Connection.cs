@@ -300,15 +300,7 @@ public sealed partial class Connection : IRealtimeSubscriber
 
             while (await _queue.WaitToReadAsync())
             {
-                // Messages already waiting go out as one run (the transport writes them together); the run ends when
-                // the queue is empty. A close that discards the queue can cut a run short: the flush then ends it.
-                while (_queue.TryDequeue(out var message))
-                {
-                    await _transport.SendAsync(message, more: _queue.Count > 0, token);
-                    Interlocked.Increment(ref _sent);
-                }
-
-                await _transport.FlushAsync(token);
+                await SendQueuedAsync(token);
             }
 
             if (Volatile.Read(ref _close) is { Code: { } code } close)
@@ -341,19 +333,27 @@ public sealed partial class Connection : IRealtimeSubscriber
     }
 
     /// <summary>
+    /// Sends the messages waiting in the queue as one run (the transport writes them together); the run ends when the
+    /// queue is empty. A close that discards the queue can cut a run short: the flush then ends it.
+    /// </summary>
+    private async Task SendQueuedAsync(CancellationToken token)
+    {
+        while (_queue.TryDequeue(out var message))
+        {
+            await _transport.SendAsync(message, more: _queue.Count > 0, token);
+            Interlocked.Increment(ref _sent);
+        }
+
+        await _transport.FlushAsync(token);
+    }
+
+    /// <summary>
     /// Sends the welcome (queued first), then the history page by page, straight to the transport (a slow client slows
     /// the replay, not the server), then goes live.
     /// </summary>
     private async Task ReplayAsync(Replay replay, CancellationToken token)
     {
-        while (_queue.TryDequeue(out var welcome))
-        {
-            await _transport.SendAsync(welcome, more: _queue.Count > 0, token);
-            Interlocked.Increment(ref _sent);
-        }
-
-        await _transport.FlushAsync(token);
-
+        await SendQueuedAsync(token);
         var last = replay.AfterSeq;
         while (Volatile.Read(ref _close) is null)
         {

@@ -17,9 +17,10 @@ public sealed class SseTransport(HttpContext context) : IRealtimeTransport
 
     public string Kind => "sse";
 
-    public bool SupportsPong => false;
-
+    // Envelope bytes written since the last flush (only the connection's single writer sends).
     private long _unflushed;
+
+    public bool SupportsPong => false;
 
     public ValueTask SendAsync(OutboundMessage message, bool more, CancellationToken cancellationToken)
     {

@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace CleanRealtime.Infrastructure.Persistence;
 
@@ -20,7 +21,7 @@ namespace CleanRealtime.Infrastructure.Persistence;
 /// </summary>
 internal static class BulkInsert
 {
-    /// <summary>Parameters per statement. SQLite looks each bound name up by a linear scan, so a statement with many costs more per row.</summary>
+    /// <summary>Parameters per multi-row statement (providers other than SQLite): statements stay a few KB of SQL.</summary>
     private const int MaxParameters = 240;
 
     /// <summary>Inserts <paramref name="rows"/> in the context's current transaction, if any. A failure is a <see cref="DbUpdateException"/>, as from SaveChanges.</summary>
@@ -32,38 +33,28 @@ internal static class BulkInsert
             return;
         }
 
-        var entity = db.Model.FindEntityType(typeof(TEntity)) ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not mapped.");
-        var table = StoreObjectIdentifier.Table(
-            entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(TEntity).Name} has no table."), entity.GetSchema());
-        var columns = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToArray();
-        var sql = db.GetService<ISqlGenerationHelper>();
-        var head = new StringBuilder("INSERT INTO ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" (");
-        for (var c = 0; c < columns.Length; c++)
-        {
-            head.Append(c == 0 ? string.Empty : ", ").Append(sql.DelimitIdentifier(columns[c].GetColumnName(table) ?? columns[c].GetColumnName()));
-        }
-
-        head.Append(") VALUES ");
         if (db.Database.GetDbConnection() is SqliteConnection sqlite)
         {
             await InsertPreparedAsync(db, sqlite, rows, cancellationToken).ConfigureAwait(false);
             return;
         }
 
+        var target = InsertTarget.Of<TEntity>(db);
+        var columns = target.Columns;
         var rowsPerStatement = Math.Max(1, MaxParameters / columns.Length);
         for (var start = 0; start < rows.Count; start += rowsPerStatement)
         {
             var count = Math.Min(rowsPerStatement, rows.Count - start);
-            var text = new StringBuilder(head.ToString(), head.Length + (count * columns.Length * 8));
+            var text = new StringBuilder(target.Head, target.Head.Length + (count * columns.Length * 8));
             var values = new object[count * columns.Length];
             for (var r = 0; r < count; r++)
             {
-                text.Append(r == 0 ? "(" : ", (");
+                text.Append(r == 0 ? " VALUES (" : ", (");
                 for (var c = 0; c < columns.Length; c++)
                 {
                     var index = (r * columns.Length) + c;
                     text.Append(c == 0 ? "{" : ", {").Append(index).Append('}');
-                    values[index] = ProviderValue(columns[c], rows[start + r]) ?? DBNull.Value;
+                    values[index] = target.ProviderValue(c, rows[start + r]) ?? DBNull.Value;
                 }
 
                 text.Append(')');
@@ -103,13 +94,54 @@ internal static class BulkInsert
             }
         }
     }
+}
 
-    internal static object? ProviderValue(IProperty property, object row)
+/// <summary>
+/// Where rows of an entity go, from the EF model: <c>INSERT INTO table (columns)</c> with the provider's identifier
+/// quoting, the mapped columns, and how each one's value reaches the database (its value converter, if any).
+/// </summary>
+internal sealed class InsertTarget
+{
+    private readonly ValueConverter?[] _converters;
+
+    private InsertTarget(string head, IProperty[] columns)
     {
-        var value = property.PropertyInfo!.GetValue(row);
-        var converter = property.GetValueConverter() ?? property.GetTypeMapping().Converter;
-        return converter is null || value is null ? value : converter.ConvertToProvider(value);
+        Head = head;
+        Columns = columns;
+        _converters = [.. columns.Select(c => c.GetValueConverter() ?? c.GetTypeMapping().Converter)];
     }
+
+    /// <summary><c>INSERT INTO "table" ("a", "b")</c>, without the values.</summary>
+    public string Head { get; }
+
+    public IProperty[] Columns { get; }
+
+    public static InsertTarget Of<TEntity>(DbContext db)
+        where TEntity : class
+    {
+        var entity = db.Model.FindEntityType(typeof(TEntity)) ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not mapped.");
+        var table = StoreObjectIdentifier.Table(
+            entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(TEntity).Name} has no table."), entity.GetSchema());
+        var columns = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToArray();
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var head = new StringBuilder("INSERT INTO ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" (");
+        for (var c = 0; c < columns.Length; c++)
+        {
+            head.Append(c == 0 ? string.Empty : ", ").Append(sql.DelimitIdentifier(columns[c].GetColumnName(table) ?? columns[c].GetColumnName()));
+        }
+
+        return new InsertTarget(head.Append(')').ToString(), columns);
+    }
+
+    /// <summary>The value of column <paramref name="column"/> of <paramref name="row"/>, as the database stores it.</summary>
+    public object? ProviderValue(int column, object row)
+    {
+        var value = Columns[column].PropertyInfo!.GetValue(row);
+        return _converters[column] is not { } converter || value is null ? value : converter.ConvertToProvider(value);
+    }
+
+    /// <summary>The CLR type of column <paramref name="column"/>'s values as the database stores them.</summary>
+    public Type ProviderType(int column) => _converters[column]?.ProviderClrType ?? Columns[column].ClrType;
 }
 
 /// <summary>
@@ -122,38 +154,31 @@ internal sealed class PreparedInsert<TEntity> : IDisposable
     where TEntity : class
 {
     private readonly SqliteCommand _command;
-    private readonly IProperty[] _columns;
+    private readonly InsertTarget _target;
     private readonly DbParameter[] _parameters;
 
     public PreparedInsert(DbContext db, SqliteConnection connection)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(connection);
-        var entity = db.Model.FindEntityType(typeof(TEntity)) ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not mapped.");
-        var table = StoreObjectIdentifier.Table(
-            entity.GetTableName() ?? throw new InvalidOperationException($"{typeof(TEntity).Name} has no table."), entity.GetSchema());
-        _columns = entity.GetProperties().Where(p => p.PropertyInfo is not null).ToArray();
-        var sql = db.GetService<ISqlGenerationHelper>();
+        _target = InsertTarget.Of<TEntity>(db);
         var mappings = db.GetService<IRelationalTypeMappingSource>();
-        var text = new StringBuilder("INSERT INTO ").Append(sql.DelimitIdentifier(table.Name, table.Schema)).Append(" (");
+        var columns = _target.Columns;
         var values = new StringBuilder();
         _command = connection.CreateCommand();
-        _parameters = new DbParameter[_columns.Length];
-        for (var c = 0; c < _columns.Length; c++)
+        _parameters = new DbParameter[columns.Length];
+        for (var c = 0; c < columns.Length; c++)
         {
-            var column = _columns[c];
             var name = "$p" + c.ToString(CultureInfo.InvariantCulture);
-            text.Append(c == 0 ? string.Empty : ", ").Append(sql.DelimitIdentifier(column.GetColumnName(table) ?? column.GetColumnName()));
             values.Append(c == 0 ? string.Empty : ", ").Append(name);
-            var converter = column.GetValueConverter() ?? column.GetTypeMapping().Converter;
-            var providerType = converter?.ProviderClrType ?? column.ClrType;
+            var providerType = _target.ProviderType(c);
             var mapping = mappings.FindMapping(Nullable.GetUnderlyingType(providerType) ?? providerType)
-                          ?? throw new InvalidOperationException($"No type mapping for {typeof(TEntity).Name}.{column.Name} ({providerType.Name}).");
+                          ?? throw new InvalidOperationException($"No type mapping for {typeof(TEntity).Name}.{columns[c].Name} ({providerType.Name}).");
             _parameters[c] = mapping.CreateParameter(_command, name, null);
             _command.Parameters.Add(_parameters[c]);
         }
 
-        _command.CommandText = text.Append(") VALUES (").Append(values).Append(')').ToString();
+        _command.CommandText = $"{_target.Head} VALUES ({values})";
         try
         {
             _command.Prepare();
@@ -175,9 +200,9 @@ internal sealed class PreparedInsert<TEntity> : IDisposable
             for (var r = 0; r < rows.Count; r++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                for (var c = 0; c < _columns.Length; c++)
+                for (var c = 0; c < _parameters.Length; c++)
                 {
-                    _parameters[c].Value = BulkInsert.ProviderValue(_columns[c], rows[r]) ?? DBNull.Value;
+                    _parameters[c].Value = _target.ProviderValue(c, rows[r]) ?? DBNull.Value;
                 }
 
                 _command.ExecuteNonQuery();
