@@ -333,17 +333,7 @@ public sealed partial class ToolRunner(
 
                     var work = next;
                     next = null;
-                    work.Take(reader.Current);
-                    if (pipeline.Live.IsCancellationRequested)
-                    {
-                        work.StopHere(FrameStop.Cancelled, null);
-                    }
-                    else if (OverBudget(reader.Current, decoded, budget, deadline.IsCancellationRequested) is { } reason)
-                    {
-                        work.StopHere(FrameStop.OverBudget, reason);
-                    }
-
-                    if (work.Stop != FrameStop.None)
+                    if (TakeOrStop(work, reader.Current, pipeline, decoded, budget, deadline))
                     {
                         return;
                     }
@@ -437,16 +427,7 @@ public sealed partial class ToolRunner(
         await foreach (var frame in source.ReadFramesAsync(cancellationToken).ConfigureAwait(false))
         {
             var work = new FrameWork(pipeline.Runs.Count);
-            work.Take(frame);
-            if (pipeline.Live.IsCancellationRequested)
-            {
-                work.StopHere(FrameStop.Cancelled, null);
-            }
-            else if (OverBudget(frame, decoded, budget, deadline.IsCancellationRequested) is { } reason)
-            {
-                work.StopHere(FrameStop.OverBudget, reason);
-            }
-            else
+            if (!TakeOrStop(work, frame, pipeline, decoded, budget, deadline))
             {
                 decoded++;
                 foreach (var run in pipeline.Runs)
@@ -466,6 +447,26 @@ public sealed partial class ToolRunner(
 
             yield return work;
         }
+    }
+
+    /// <summary>
+    /// Puts a decoded frame in its place, or a stop there instead when the job was cancelled or the frame is over budget
+    /// (true: the frames stop here).
+    /// </summary>
+    private static bool TakeOrStop(
+        FrameWork work, VideoFrame frame, Pipeline pipeline, int decoded, JobsOptions budget, CancellationTokenSource deadline)
+    {
+        work.Take(frame);
+        if (pipeline.Live.IsCancellationRequested)
+        {
+            work.StopHere(FrameStop.Cancelled, null);
+        }
+        else if (OverBudget(frame, decoded, budget, deadline.IsCancellationRequested) is { } reason)
+        {
+            work.StopHere(FrameStop.OverBudget, reason);
+        }
+
+        return work.Stop != FrameStop.None;
     }
 
     /// <summary>Runs on an analysis thread: the plugin's call, its timing, and its result as JSON; nothing is published here.</summary>
