@@ -125,8 +125,8 @@ public sealed class ResumeTests : IAsyncLifetime
     public async Task FrozenClient_DroppedFrames_AreRefilledThroughTheEventsEndpoint()
     {
         // A client that never reads, with a tiny receive window, following every job: its queue fills and frames drop.
-        // 16,000 frame messages (~5 MB) are well past what loopback socket buffers absorb; the queue holds every
-        // message that may not be dropped (~110), so the client is not closed as a slow consumer.
+        // 40,000 frame messages (~12 MB) are well past what loopback socket buffers absorb (up to ~4 MB of them, sent in
+        // runs); the queue holds every message that may not be dropped (~110), so the client is not closed as a slow consumer.
         var server = await ServerFixture.StartAsync(new Dictionary<string, string?> { ["Realtime:QueueCapacity"] = "300" });
         try
         {
@@ -141,7 +141,7 @@ public sealed class ResumeTests : IAsyncLifetime
     private static async Task RefillFromEventsAsync(ServerFixture server)
     {
         using var socket = await ConnectRawAsync(server.BaseAddress, "/v1/realtime");
-        var (id, _) = await server.RunJobAsync("synthetic:pitch?frames=8000&width=64&height=64", ["frame_quality", "pitch_detection"]);
+        var (id, _) = await server.RunJobAsync("synthetic:pitch?frames=20000&width=64&height=64", ["frame_quality", "pitch_detection"]);
 
         using var frozen = WebSocket.CreateFromStream(new NetworkStream(socket), new WebSocketCreationOptions { IsServer = false });
         var live = new List<ReceivedMessage>();

@@ -12,7 +12,7 @@ public sealed class SlowAndChurningClientTests : IAsyncLifetime
     private ServerFixture _server = null!;
 
     // Default queue capacity (1000): the job's ~110 messages that must not be dropped always fit a healthy client's
-    // queue, while its ~3000 frames overflow the frozen client's queue.
+    // queue, while its frames overflow the frozen client's queue.
     public async Task InitializeAsync() => _server = await ServerFixture.StartAsync();
 
     public Task DisposeAsync() => _server.DisposeAsync();
@@ -35,11 +35,12 @@ public sealed class SlowAndChurningClientTests : IAsyncLifetime
         using var churning = new CancellationTokenSource();
         var churn = ChurnAsync(_server, 1000, churning.Token);
 
-        // 12,000 fast frames × 2 plugins: ~24,000 frame messages (~8 MB, twice what loopback socket buffers absorb: the
-        // kernel's send buffer grows to tcp_wmem's 4 MB on its own, so ~5 MB left the frozen client's queue unfilled at times)
-        // plus ~110 progress, plugin_status and error (gpu fallback) messages.
+        // 30,000 fast frames × 2 plugins: ~60,000 frame messages (~15 MB, several times what loopback socket buffers absorb:
+        // the kernel's send buffer grows to tcp_wmem's 4 MB on its own, and a writer that sends a run of messages as one
+        // write fills it with ~4 MB of them, so ~8 MB left the frozen client's queue unfilled at times) plus ~110 progress,
+        // plugin_status and error (gpu fallback) messages.
         var job = await _server.SubmitJobAsync(
-            "synthetic:pitch?frames=12000&width=64&height=64", ["frame_quality", "pitch_detection"], device: "gpu");
+            "synthetic:pitch?frames=30000&width=64&height=64", ["frame_quality", "pitch_detection"], device: "gpu");
         var sequences = await Task.WhenAll(healthy.Select(c => ReadJobAsync(c, job)));
         var churned = await churn;
 
