@@ -73,7 +73,8 @@ internal static class BenchControl
         using var self = Process.GetCurrentProcess();
         return new ServerSnapshot(
             open, dropped, GC.GetTotalMemory(forceFullCollection: false), GC.GetGCMemoryInfo().TotalCommittedBytes, self.WorkingSet64,
-            self.TotalProcessorTime.TotalMilliseconds, self.Threads.Count, messageBytes);
+            self.TotalProcessorTime.TotalMilliseconds, self.Threads.Count, messageBytes,
+            GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     }
 
     private static IResult Json<T>(T value) => Results.Text(JsonSerializer.Serialize(value, BenchJson.Options), "application/json");

@@ -80,7 +80,8 @@ internal sealed record PublishResult(long Published, double Seconds, double Rate
 
 /// <summary>The answer of <c>GET /bench/stats</c> and <c>POST /bench/gc</c>: what only the server process can see.</summary>
 internal sealed record ServerSnapshot(
-    int Connections, long Dropped, long GcHeapBytes, long GcCommittedBytes, long WorkingSetBytes, double CpuMs, int Threads, int MessageBytes);
+    int Connections, long Dropped, long GcHeapBytes, long GcCommittedBytes, long WorkingSetBytes, double CpuMs, int Threads, int MessageBytes,
+    long AllocatedBytes, int Gen0Collections, int Gen1Collections, int Gen2Collections);
 
 /// <summary>JSON of the bench control endpoints and of the results file: snake_case, reflection-based.</summary>
 internal static class BenchJson

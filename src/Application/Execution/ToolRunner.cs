@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -149,10 +149,12 @@ public sealed partial class ToolRunner(
     }
 
     /// <summary>
-    /// The frame pipeline. A decoder reads frames ahead into a bounded window and hands each to every plugin's lanes;
-    /// each lane analyses on the job's <see cref="AnalysisThreads"/> (a sequential plugin: one lane, frames in order; a
-    /// parallel one: a lane per thread, each with its own session); this method publishes, from here only, frame by frame
-    /// in the job's plugin order, once every plugin is done with the frame, and then disposes the frame.
+    /// The frame pipeline. With a parallelism of 1, or when the first frames show that threads would not pay (see
+    /// <see cref="JobsOptions.PipelineThreadingThreshold"/>), each frame is read, analysed by every plugin and published
+    /// right here, one step at a time. Otherwise a decoder reads frames ahead into a bounded window and hands each to every
+    /// plugin's lanes; each lane analyses on the job's <see cref="AnalysisThreads"/> (a sequential plugin: one lane, frames
+    /// in order; a parallel one: a lane per thread, each with its own session). Either way this method publishes, from here
+    /// only, frame by frame in the job's plugin order, once every plugin is done with the frame, and then disposes the frame.
     /// </summary>
     private async Task<(JobStatus Status, string? Error)> AnalyzeFramesAsync(
         Job job, IFrameSource source, List<PluginRun> runs, LiveJob live, CancellationToken stoppingToken)
@@ -167,45 +169,14 @@ public sealed partial class ToolRunner(
         using var deadline = new CancellationTokenSource(budget.MaxDuration, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, live.Cancellation, deadline.Token);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
-        var parallelism = budget.EffectivePipelineParallelism;
-        var window = new FrameWindow(budget.PipelineBufferFrames);
-        var frames = Channel.CreateBounded<FrameWork>(
-            new BoundedChannelOptions(budget.PipelineBufferFrames + 1) { SingleReader = true, SingleWriter = true });
-        AnalysisThreads? threads = null;
-        var lanes = new List<Task>();
-        var decoding = Task.CompletedTask;
-        Pipeline pipeline;
-        IAsyncEnumerable<FrameWork> analysed;
-        if (parallelism == 1)
-        {
-            // One step at a time on this very flow, as the runner always did: no thread is handed anything.
-            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, CancellationToken.None);
-            analysed = AnalyzeInlineAsync(source, pipeline, budget, deadline, linked.Token);
-        }
-        else
-        {
-            pipeline = new Pipeline(runs, live, budget.PluginTimeout.TotalMilliseconds, stop.Token);
-            threads = new AnalysisThreads(parallelism, "job analysis");
-            foreach (var run in runs.Where(r => r.Active))
-            {
-                run.Inbox = Channel.CreateUnbounded<FrameWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = run.Sessions.Count == 1 });
-                foreach (var session in run.Sessions)
-                {
-                    lanes.Add(Task.Factory.StartNew(
-                        () => RunLaneAsync(pipeline, run, session), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap());
-                }
-            }
-
-            decoding = DecodeAsync(source, pipeline, frames.Writer, window, budget, deadline, stop.Token);
-            analysed = frames.Reader.ReadAllAsync(CancellationToken.None);
-        }
-
+        var pipeline = new Pipeline(runs, live, budget, deadline, stop.Token);
+        var reader = source.ReadFramesAsync(stop.Token).GetAsyncEnumerator(stop.Token);
         FrameWork? current = null;
         try
         {
             var lastProgress = 0;
             var processed = 0;
-            await foreach (var work in analysed.ConfigureAwait(false))
+            await foreach (var work in AnalyzeAsync(pipeline, reader).ConfigureAwait(false))
             {
                 current = work;
 
@@ -248,11 +219,9 @@ public sealed partial class ToolRunner(
 
                 current = null;
                 work.DisposeFrame();
-                if (threads is not null)
-                {
-                    window.Leave();
-                }
 
+                // Set only once the frames come from the decoder: this one did, and its place in the window is free.
+                pipeline.Lanes?.Window.Leave();
                 processed++;
                 var progress = source.FrameCount is > 0 and var total ? Math.Min(99, processed * 100 / total) : lastProgress;
                 if (progress > lastProgress)
@@ -290,15 +259,121 @@ public sealed partial class ToolRunner(
             // Stop the decoder and let every lane skip what is left; once they are all done, no plugin holds a frame,
             // and every frame not yet disposed is disposed here, once.
             await stop.CancelAsync().ConfigureAwait(false);
-            await decoding.ConfigureAwait(false);
-            await Task.WhenAll(lanes).ConfigureAwait(false);
-            threads?.Dispose();
-            current?.DisposeFrame();
-            while (frames.Reader.TryRead(out var left))
+            if (pipeline.Lanes is { } lanes)
             {
-                left.DisposeFrame();
+                await lanes.StopAsync().ConfigureAwait(false);
+            }
+
+            current?.DisposeFrame();
+            await reader.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The frames in order, each analysed or on its way (see <see cref="FrameWork.Done"/>). The first ones are analysed
+    /// here, one step at a time, and timed; all of them with a parallelism of 1, or when threads would not save
+    /// <see cref="JobsOptions.PipelineThreadingThreshold"/> a frame. Else the rest come from the decoder and the lanes.
+    /// </summary>
+    private async IAsyncEnumerable<FrameWork> AnalyzeAsync(Pipeline pipeline, IAsyncEnumerator<VideoFrame> reader)
+    {
+        var budget = pipeline.Budget;
+        var parallelism = budget.EffectivePipelineParallelism;
+        var probe = parallelism == 1 ? 0 : budget.PipelineThreadingThreshold > TimeSpan.Zero ? JobsOptions.PipelineProbeFrames : 0;
+        var decodeTicks = new long[probe];
+        var analysisTicks = new long[probe];
+        var inline = parallelism == 1;
+        var context = new PluginFrameContext();
+        var decoded = 0;
+        while (inline || decoded < probe)
+        {
+            var reading = Stopwatch.GetTimestamp();
+            if (!await reader.MoveNextAsync().ConfigureAwait(false))
+            {
+                yield break;
+            }
+
+            var analysing = Stopwatch.GetTimestamp();
+            var work = new FrameWork(pipeline.Runs.Count);
+            if (!TakeOrStop(work, reader.Current, pipeline, decoded))
+            {
+                AnalyzeInline(pipeline, context, work);
+                if (decoded < probe)
+                {
+                    decodeTicks[decoded] = analysing - reading;
+                    analysisTicks[decoded] = Stopwatch.GetTimestamp() - analysing;
+                }
+
+                decoded++;
+            }
+
+            yield return work;
+            if (!inline && decoded == probe)
+            {
+                inline = !ThreadsPay(decodeTicks, analysisTicks, parallelism, budget.PipelineThreadingThreshold);
+                LogPipelineChosen(pipeline.Live.Id, inline ? "one thread" : $"{parallelism} analysis threads", Median(decodeTicks), Median(analysisTicks));
             }
         }
+
+        var lanes = StartLanes(pipeline, reader, decoded);
+        await foreach (var work in lanes.Frames.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            yield return work;
+        }
+    }
+
+    /// <summary>Whether decoding ahead and analysing on every thread saves at least <paramref name="threshold"/> a frame.</summary>
+    private static bool ThreadsPay(long[] decodeTicks, long[] analysisTicks, int parallelism, TimeSpan threshold)
+    {
+        var decode = Median(decodeTicks);
+        var analysis = Median(analysisTicks);
+        var saved = decode + analysis - Math.Max(decode, analysis / parallelism);
+        return saved >= threshold.TotalMilliseconds;
+    }
+
+    /// <summary>The median of stopwatch intervals, in milliseconds.</summary>
+    private static double Median(long[] ticks)
+    {
+        var sorted = ticks.Order().ToArray();
+        return sorted.Length == 0 ? 0 : Stopwatch.GetElapsedTime(0, sorted[sorted.Length / 2]).TotalMilliseconds;
+    }
+
+    /// <summary>Every plugin still running analyses the frame here, in the job's order.</summary>
+    private void AnalyzeInline(Pipeline pipeline, PluginFrameContext context, FrameWork work)
+    {
+        foreach (var run in pipeline.Runs)
+        {
+            if (!run.Active)
+            {
+                run.DisposeSessions();
+            }
+            else if (run.AnalysesFrame(work.Frame.Index))
+            {
+                AnalyzeOnLane(pipeline, run, run.Sessions[0].Session, context, work);
+            }
+
+            work.Skip(run.Slot);
+        }
+    }
+
+    /// <summary>From the frame after <paramref name="decoded"/> on: a lane per session of every plugin still running, and the decoder.</summary>
+    private Lanes StartLanes(Pipeline pipeline, IAsyncEnumerator<VideoFrame> reader, int decoded)
+    {
+        var budget = pipeline.Budget;
+        var lanes = new Lanes(budget.EffectivePipelineParallelism, budget.PipelineBufferFrames);
+        pipeline.Stop = pipeline.Stopping;
+        pipeline.Lanes = lanes;
+        foreach (var run in pipeline.Runs.Where(r => r.Active))
+        {
+            run.Inbox = Channel.CreateUnbounded<FrameWork>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = run.Sessions.Count == 1 });
+            foreach (var session in run.Sessions)
+            {
+                lanes.Tasks.Add(Task.Factory.StartNew(
+                    () => RunLaneAsync(pipeline, run, session), CancellationToken.None, TaskCreationOptions.DenyChildAttach, lanes.Threads).Unwrap());
+            }
+        }
+
+        lanes.Decoding = DecodeAsync(reader, pipeline, lanes, decoded);
+        return lanes;
     }
 
     /// <summary>
@@ -308,47 +383,40 @@ public sealed partial class ToolRunner(
     /// each frame's <see cref="FrameWork"/> before the frame is read, so that it finds the next one waiting when it is done
     /// with the last and is woken once per frame (when that frame is done), not also when it is read.
     /// </summary>
-    private static async Task DecodeAsync(
-        IFrameSource source, Pipeline pipeline, ChannelWriter<FrameWork> frames, FrameWindow window, JobsOptions budget,
-        CancellationTokenSource deadline, CancellationToken stop)
+    private static async Task DecodeAsync(IAsyncEnumerator<VideoFrame> reader, Pipeline pipeline, Lanes lanes, int decoded)
     {
-        var decoded = 0;
         FrameWork? next = null;
         try
         {
-            var reader = source.ReadFramesAsync(stop).GetAsyncEnumerator(stop);
-            await using (reader.ConfigureAwait(false))
+            while (true)
             {
-                while (true)
+                await lanes.Window.EnterAsync(pipeline.Stopping).ConfigureAwait(false);
+
+                // The publisher gets the frame's place first, so that frames reach it in the order they are read.
+                next = new FrameWork(pipeline.Runs.Count);
+                await lanes.Frames.Writer.WriteAsync(next, CancellationToken.None).ConfigureAwait(false);
+                if (!await reader.MoveNextAsync().ConfigureAwait(false))
                 {
-                    await window.EnterAsync(stop).ConfigureAwait(false);
+                    return;
+                }
 
-                    // The publisher gets the frame's place first, so that frames reach it in the order they are read.
-                    next = new FrameWork(pipeline.Runs.Count);
-                    await frames.WriteAsync(next, CancellationToken.None).ConfigureAwait(false);
-                    if (!await reader.MoveNextAsync().ConfigureAwait(false))
+                var work = next;
+                next = null;
+                if (TakeOrStop(work, reader.Current, pipeline, decoded))
+                {
+                    return;
+                }
+
+                decoded++;
+                foreach (var run in pipeline.Runs)
+                {
+                    if (run.Inbox is { } inbox && run.AnalysesFrame(work.Frame.Index))
                     {
-                        return;
+                        inbox.Writer.TryWrite(work);
                     }
-
-                    var work = next;
-                    next = null;
-                    if (TakeOrStop(work, reader.Current, pipeline, decoded, budget, deadline))
+                    else
                     {
-                        return;
-                    }
-
-                    decoded++;
-                    foreach (var run in pipeline.Runs)
-                    {
-                        if (run.Inbox is { } inbox && run.AnalysesFrame(work.Frame.Index))
-                        {
-                            inbox.Writer.TryWrite(work);
-                        }
-                        else
-                        {
-                            work.Skip(run.Slot);
-                        }
+                        work.Skip(run.Slot);
                     }
                 }
             }
@@ -362,7 +430,7 @@ public sealed partial class ToolRunner(
         {
             // A place handed to the publisher for a frame that never came: the frames stop there.
             next?.StopHere(FrameStop.EndOfSource, null);
-            frames.TryComplete();
+            lanes.Frames.Writer.TryComplete();
             foreach (var run in pipeline.Runs)
             {
                 run.Inbox?.Writer.TryComplete();
@@ -417,51 +485,18 @@ public sealed partial class ToolRunner(
         }
     }
 
-    /// <summary>With a parallelism of 1: reads, checks and analyses each frame right here, yielding it ready to publish.</summary>
-    private async IAsyncEnumerable<FrameWork> AnalyzeInlineAsync(
-        IFrameSource source, Pipeline pipeline, JobsOptions budget, CancellationTokenSource deadline,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var context = new PluginFrameContext();
-        var decoded = 0;
-        await foreach (var frame in source.ReadFramesAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var work = new FrameWork(pipeline.Runs.Count);
-            if (!TakeOrStop(work, frame, pipeline, decoded, budget, deadline))
-            {
-                decoded++;
-                foreach (var run in pipeline.Runs)
-                {
-                    if (!run.Active)
-                    {
-                        run.DisposeSessions();
-                    }
-                    else if (run.AnalysesFrame(frame.Index))
-                    {
-                        AnalyzeOnLane(pipeline, run, run.Sessions[0].Session, context, work);
-                    }
-
-                    work.Skip(run.Slot);
-                }
-            }
-
-            yield return work;
-        }
-    }
-
     /// <summary>
     /// Puts a decoded frame in its place, or a stop there instead when the job was cancelled or the frame is over budget
     /// (true: the frames stop here).
     /// </summary>
-    private static bool TakeOrStop(
-        FrameWork work, VideoFrame frame, Pipeline pipeline, int decoded, JobsOptions budget, CancellationTokenSource deadline)
+    private static bool TakeOrStop(FrameWork work, VideoFrame frame, Pipeline pipeline, int decoded)
     {
         work.Take(frame);
         if (pipeline.Live.IsCancellationRequested)
         {
             work.StopHere(FrameStop.Cancelled, null);
         }
-        else if (OverBudget(frame, decoded, budget, deadline.IsCancellationRequested) is { } reason)
+        else if (OverBudget(frame, decoded, pipeline.Budget, pipeline.Deadline.IsCancellationRequested) is { } reason)
         {
             work.StopHere(FrameStop.OverBudget, reason);
         }
@@ -760,19 +795,61 @@ public sealed partial class ToolRunner(
     }
 
     /// <summary>Shared by the decoder, the lanes and the publisher of one job.</summary>
-    private sealed class Pipeline(List<PluginRun> runs, LiveJob live, double timeoutMs, CancellationToken stop)
+    private sealed class Pipeline(List<PluginRun> runs, LiveJob live, JobsOptions budget, CancellationTokenSource deadline, CancellationToken stopping)
     {
         public List<PluginRun> Runs { get; } = runs;
 
         public LiveJob Live { get; } = live;
 
-        /// <summary>Cancelled when the job is cancelled, past its deadline, the server stops, or the publisher has finished.</summary>
-        public CancellationToken Stop { get; } = stop;
+        public JobsOptions Budget { get; } = budget;
 
-        public double TimeoutMs { get; } = timeoutMs;
+        public CancellationTokenSource Deadline { get; } = deadline;
+
+        public double TimeoutMs { get; } = budget.PluginTimeout.TotalMilliseconds;
+
+        /// <summary>Cancelled when the job is cancelled, past its deadline, the server stops, or the publisher has finished.</summary>
+        public CancellationToken Stopping { get; } = stopping;
+
+        /// <summary>
+        /// What a plugin call checks before it starts. Once the lanes run, <see cref="Stopping"/>: cancelled when the job is cancelled, past its deadline, the server stops, or the publisher has
+        /// finished. None while frames are analysed one step at a time: a stop is then seen before the next frame is read.
+        /// </summary>
+        public CancellationToken Stop { get; set; } = CancellationToken.None;
+
+        /// <summary>The decoder, the lanes and their threads, once they were started (never, with one step at a time).</summary>
+        public Lanes? Lanes { get; set; }
 
         /// <summary>Why the source stopped yielding frames early, raised after the frames read before it are published.</summary>
         public ExceptionDispatchInfo? DecodeFailure { get; set; }
+    }
+
+    /// <summary>The decoder, the lanes of every plugin and the threads they run on, from the frame where the job took them on.</summary>
+    private sealed class Lanes(int parallelism, int bufferFrames)
+    {
+        /// <summary>Frames decoded but not yet published.</summary>
+        public FrameWindow Window { get; } = new(bufferFrames);
+
+        /// <summary>Every frame's place, in the order read, for the publisher.</summary>
+        public Channel<FrameWork> Frames { get; } =
+            Channel.CreateBounded<FrameWork>(new BoundedChannelOptions(bufferFrames + 1) { SingleReader = true, SingleWriter = true });
+
+        public AnalysisThreads Threads { get; } = new(parallelism, "job analysis");
+
+        public List<Task> Tasks { get; } = [];
+
+        public Task Decoding { get; set; } = Task.CompletedTask;
+
+        /// <summary>Once the job's stop is cancelled: waits for the decoder and every lane, then disposes what they left.</summary>
+        public async Task StopAsync()
+        {
+            await Decoding.ConfigureAwait(false);
+            await Task.WhenAll(Tasks).ConfigureAwait(false);
+            Threads.Dispose();
+            while (Frames.Reader.TryRead(out var left))
+            {
+                left.DisposeFrame();
+            }
+        }
     }
 
     private enum FrameStop
@@ -852,6 +929,9 @@ public sealed partial class ToolRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} stopped over its budget: {Reason}")]
     private partial void LogOverBudget(Guid jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} analyses on {Pipeline}: a frame took {DecodeMs:F3} ms to read and {AnalysisMs:F3} ms to analyse (medians)")]
+    private partial void LogPipelineChosen(Guid jobId, string pipeline, double decodeMs, double analysisMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not run: it is {Status}")]
     private partial void LogSkipped(Guid jobId, string status);

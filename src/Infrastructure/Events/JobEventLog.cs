@@ -116,6 +116,7 @@ internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : I
         try
         {
             connection.Open();
+            SqliteDurability.Apply(connection);
             if (new SqliteConnectionStringBuilder(connectionString).ForeignKeys is null)
             {
                 // The job_events → jobs foreign key is enforced here as on the store's other connections, unless the connection string says otherwise.

@@ -23,7 +23,7 @@ internal static class StorageRegistration
         switch (provider)
         {
             case Sqlite:
-                services.AddPooledDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString));
+                services.AddPooledDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString).AddInterceptors(new SqliteDurability()));
                 return false;
             case Postgres:
                 if (string.IsNullOrWhiteSpace(connectionString))

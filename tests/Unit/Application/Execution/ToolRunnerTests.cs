@@ -719,7 +719,7 @@ public sealed class ToolRunnerTests
             Thread.Sleep((frame.Index * 7) % 4);
             return new EchoResult(frame.Index, frame.Image.Width);
         }) { Concurrency = PluginConcurrency.Parallel };
-        using var h = RunnerHarness.Create([stateless, stateful], frames: 30, jobs: new JobsOptions { PipelineParallelism = 4 });
+        using var h = RunnerHarness.Create([stateless, stateful], frames: 30, jobs: new JobsOptions { PipelineParallelism = 4, PipelineThreadingThreshold = TimeSpan.Zero });
 
         await h.RunAsync();
 
@@ -731,6 +731,33 @@ public sealed class ToolRunnerTests
         Assert.Equal(4, stateless.SessionsOpened);
         Assert.Equal(4, stateless.SessionsDisposed);
         Assert.Equal(0, stateless.SessionOverlaps);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(3, true)]
+    public async Task Pipeline_TimesTheFirstFrames_AndUsesTheAnalysisThreadsOnlyWhenTheySaveTime(int sleepMs, bool threadsExpected)
+    {
+        var onAnalysisThread = new ConcurrentDictionary<int, bool>();
+        var plugin = new TestPlugin("timed", (frame, _) =>
+        {
+            onAnalysisThread[frame.Index] = Thread.CurrentThread.Name?.StartsWith("job analysis", StringComparison.Ordinal) == true;
+            Thread.Sleep(sleepMs);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        }) { Concurrency = PluginConcurrency.Parallel };
+
+        // 3 ms of analysis a frame on 2 threads saves ~1.5 ms a frame, above the default threshold (0.25 ms); an empty call saves nothing.
+        using var h = RunnerHarness.Create([plugin], frames: 20, jobs: new JobsOptions { PipelineParallelism = 2 });
+
+        await h.RunAsync();
+
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
+        Assert.Equal(Enumerable.Range(1, 20).Select(FrameResult.IdFor), h.Published.Of<FramePayload>().Select(f => f.FrameId));
+        var probed = JobsOptions.PipelineProbeFrames;
+        Assert.All(Enumerable.Range(1, probed), i => Assert.False(onAnalysisThread[i], $"frame {i} was timed on an analysis thread"));
+        Assert.All(Enumerable.Range(probed + 1, 20 - probed), i => Assert.Equal(threadsExpected, onAnalysisThread[i]));
+        Assert.Equal(2, plugin.SessionsOpened);
+        Assert.Equal(2, plugin.SessionsDisposed);
     }
 
     [Fact]
@@ -749,7 +776,7 @@ public sealed class ToolRunnerTests
             Interlocked.Decrement(ref inside);
             return new EchoResult(frame.Index, frame.Image.Width);
         }) { Concurrency = PluginConcurrency.Parallel };
-        using var h = RunnerHarness.Create([stateless], frames: 8, jobs: new JobsOptions { PipelineParallelism = 3 });
+        using var h = RunnerHarness.Create([stateless], frames: 8, jobs: new JobsOptions { PipelineParallelism = 3, PipelineThreadingThreshold = TimeSpan.Zero });
 
         await h.RunAsync();
 
@@ -778,7 +805,7 @@ public sealed class ToolRunnerTests
         var published = new RecordingBroadcaster();
         broadcaster.When(b => b.Publish(Arg.Any<PublishedMessage>())).Do(c => published.Publish(c.Arg<PublishedMessage>()));
         using var h = RunnerHarness.Create(
-            [jitter, TestPlugin.Echo("echo"), warner], frames: 12, broadcaster: broadcaster, jobs: new JobsOptions { PipelineParallelism = 4 });
+            [jitter, TestPlugin.Echo("echo"), warner], frames: 12, broadcaster: broadcaster, jobs: new JobsOptions { PipelineParallelism = 4, PipelineThreadingThreshold = TimeSpan.Zero });
 
         await h.RunAsync();
 
@@ -808,7 +835,7 @@ public sealed class ToolRunnerTests
 
             return new EchoResult(frame.Index, frame.Image.Width);
         }) { Concurrency = PluginConcurrency.Parallel };
-        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), crasher], frames: 12, jobs: new JobsOptions { PipelineParallelism = 4 });
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), crasher], frames: 12, jobs: new JobsOptions { PipelineParallelism = 4, PipelineThreadingThreshold = TimeSpan.Zero });
 
         await h.RunAsync();
 
@@ -868,7 +895,7 @@ public sealed class ToolRunnerTests
 
             return ending == "crash" && frame.Index == 6 ? throw new InvalidOperationException("boom") : Check(frame);
         });
-        var jobs = new JobsOptions { PipelineParallelism = 3, MaxFrames = ending == "budget" ? 10 : 100_000 };
+        var jobs = new JobsOptions { PipelineParallelism = 3, PipelineThreadingThreshold = TimeSpan.Zero, MaxFrames = ending == "budget" ? 10 : 100_000 };
         using var h = harness = RunnerHarness.Create([stateless, stateful], frames: 20, source: () => source, jobs: jobs);
 
         await h.RunAsync();
@@ -897,7 +924,7 @@ public sealed class ToolRunnerTests
 
             return new EchoResult(frame.Index, frame.Image.Width);
         });
-        using var h = harness = RunnerHarness.Create([stateless, canceller], frames: 40, jobs: new JobsOptions { PipelineParallelism = 4 });
+        using var h = harness = RunnerHarness.Create([stateless, canceller], frames: 40, jobs: new JobsOptions { PipelineParallelism = 4, PipelineThreadingThreshold = TimeSpan.Zero });
 
         await h.RunAsync();
 
