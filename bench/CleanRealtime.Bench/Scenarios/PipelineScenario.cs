@@ -70,10 +70,26 @@ internal sealed record MachineryResult(
     int Frames, IReadOnlyList<double> SequentialJobCpu, IReadOnlyList<double> ParallelJobCpu, IReadOnlyList<double> SequentialBareCpu,
     IReadOnlyList<double> ParallelBareCpu)
 {
-    /// <summary>(job CPU − bare loop CPU) / frames, in µs, one plugin: what running it as a job adds per frame and plugin.</summary>
-    public double SequentialMicros => (PipelineResult.Median(SequentialJobCpu) - PipelineResult.Median(SequentialBareCpu)) * 1e6 / Frames;
+    /// <summary>
+    /// (job CPU − bare loop CPU) / frames, in µs, one plugin: what running it as a job adds per frame and plugin. Each
+    /// repetition runs the job and the bare loop back to back on the same server; the median of those per-repetition
+    /// differences is taken, so that the machine's speed, which drifts by ±15 % over a run on a shared VM, cancels out
+    /// within each pair instead of landing on one side of a difference of medians.
+    /// </summary>
+    public double SequentialMicros => PipelineResult.Median(Differences(SequentialJobCpu, SequentialBareCpu));
 
-    public double ParallelMicros => (PipelineResult.Median(ParallelJobCpu) - PipelineResult.Median(ParallelBareCpu)) * 1e6 / Frames;
+    public double ParallelMicros => PipelineResult.Median(Differences(ParallelJobCpu, ParallelBareCpu));
+
+    /// <summary>The lowest and highest per-repetition machinery, µs (the spread behind the median).</summary>
+    public (double Low, double High) SequentialRange => Range(Differences(SequentialJobCpu, SequentialBareCpu));
+
+    public (double Low, double High) ParallelRange => Range(Differences(ParallelJobCpu, ParallelBareCpu));
+
+    private double[] Differences(IReadOnlyList<double> jobs, IReadOnlyList<double> bares) =>
+        [.. jobs.Zip(bares, (job, bare) => (job - bare) * 1e6 / Frames)];
+
+    private static (double Low, double High) Range(double[] values) =>
+        values.Length == 0 ? (double.NaN, double.NaN) : (values.Min(), values.Max());
 }
 
 /// <summary>
@@ -82,7 +98,8 @@ internal sealed record MachineryResult(
 /// runner was before issue 11). Their runs alternate, swapping order every repetition, and medians are compared:
 /// <list type="number">
 /// <item>cores busy: a 5-plugin job on 640×480 synthetic frames, server CPU time / job wall time, and its frames/s;</item>
-/// <item>machinery: 20,000 64×64 frames through <c>frame_quality</c>, nobody subscribed, (job CPU − bare loop CPU) / frames;</item>
+/// <item>machinery: 20,000 64×64 frames through <c>frame_quality</c>, nobody subscribed, (job CPU − bare loop CPU) / frames,
+/// the median over repetitions of each back-to-back pair;</item>
 /// <item>per plugin: frames/s of a one-plugin job against the bare loop of the same source and
 /// <see cref="CleanRealtime.Application.Plugins.IPluginSession.Analyze"/> (<see cref="BarePipeline"/>) in the same server process.</item>
 /// </list>
@@ -98,6 +115,9 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
     private static readonly string[] Plugins = ["player_detection", "ball_detection", "motion_detection", "pitch_detection", "frame_quality"];
 
     private int Repetitions => options.Quick ? 1 : 3;
+
+    /// <summary>Per plugin: five repetitions, as one run's frames/s moves by several percent against a 5 % target.</summary>
+    private int PluginRepetitions => options.Quick ? 1 : 5;
 
     /// <summary>
     /// The machinery is a small difference of two CPU times that each move by ±10 % between identical runs on a shared
@@ -175,10 +195,12 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
         List<double> seqJob = [], parJob = [], seqBare = [], parBare = [];
         for (var i = 0; i < MachineryRepetitions; i++)
         {
-            // Job first on even runs, bare first on odd ones, each on both servers.
-            foreach (var jobTurn in i % 2 == 0 ? new[] { true, false } : [false, true])
+            // Each server runs its job and its bare loop back to back (job first on even repetitions, bare first on odd
+            // ones); the servers take turns going first.
+            var servers = new[] { (sequential, seqJob, seqBare), (parallel, parJob, parBare) };
+            foreach (var (server, jobs, bares) in i % 2 == 0 ? servers : [.. servers.Reverse()])
             {
-                foreach (var (server, jobs, bares) in new[] { (sequential, seqJob, seqBare), (parallel, parJob, parBare) })
+                foreach (var jobTurn in i % 2 == 0 ? new[] { true, false } : [false, true])
                 {
                     if (jobTurn)
                     {
@@ -196,8 +218,9 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
 
         var result = new MachineryResult(frames, seqJob, parJob, seqBare, parBare);
         Console.WriteLine(
-            $"  frame_quality, {frames} frames 64×64: machinery {Fmt.N(result.ParallelMicros, 1)} µs/frame (parallelism cores), " +
-            $"{Fmt.N(result.SequentialMicros, 1)} µs/frame (parallelism 1)");
+            $"  frame_quality, {frames} frames 64×64: machinery {Fmt.N(result.ParallelMicros, 1)} µs/frame (parallelism cores; repetitions " +
+            $"{Fmt.N(result.ParallelRange.Low, 1)}–{Fmt.N(result.ParallelRange.High, 1)}), {Fmt.N(result.SequentialMicros, 1)} µs/frame (parallelism 1; " +
+            $"{Fmt.N(result.SequentialRange.Low, 1)}–{Fmt.N(result.SequentialRange.High, 1)})");
         return result;
     }
 
@@ -208,7 +231,7 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
 
         List<double> serverFps = [], bareFps = [], seqServerFps = [], seqBareFps = [];
         double serverPluginMs = 0, barePluginMs = 0;
-        for (var i = 0; i < Repetitions; i++)
+        for (var i = 0; i < PluginRepetitions; i++)
         {
             // Job first on even runs, bare first on odd ones: neither side always gets the warmer caches.
             foreach (var jobTurn in i % 2 == 0 ? new[] { true, false } : [false, true])
@@ -221,7 +244,7 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
                         if (server == parallel)
                         {
                             serverFps.Add(job.Fps);
-                            serverPluginMs += job.PluginMsPerFrame / Repetitions;
+                            serverPluginMs += job.PluginMsPerFrame / PluginRepetitions;
                         }
                         else
                         {
@@ -234,7 +257,7 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
                         if (server == parallel)
                         {
                             bareFps.Add(bare.Fps);
-                            barePluginMs += bare.PluginMsPerFrame / Repetitions;
+                            barePluginMs += bare.PluginMsPerFrame / PluginRepetitions;
                         }
                         else
                         {
@@ -287,15 +310,16 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
 
         var machineryTable = new Table(
             $"Pipeline: job machinery, {Fmt.I(machinery.Frames)} frames of 64×64 through frame_quality, nobody subscribed",
-            "Jobs:PipelineParallelism", "job CPU s", "bare loop CPU s", "machinery µs per frame·plugin")
+            "Jobs:PipelineParallelism", "job CPU s (median)", "bare loop CPU s (median)", "machinery µs per frame·plugin", "lowest – highest repetition µs")
         {
-            Note = $"Median of {MachineryRepetitions} runs each. Job CPU = server CPU time from submission to completion seen; bare = the same frames " +
-                   "through IPluginSession.Analyze in a plain loop in the same process. Machinery = (job − bare) / frames.",
+            Note = $"{MachineryRepetitions} repetitions, each a job and the bare loop back to back on the same server (order swapped every repetition). " +
+                   "Job CPU = server CPU time from submission to completion seen; bare = the same frames through IPluginSession.Analyze in a " +
+                   "plain loop in the same process. Machinery = the median of the repetitions' (job − bare) / frames.",
         };
         machineryTable.Add("1", Fmt.N(PipelineResult.Median(machinery.SequentialJobCpu), 2), Fmt.N(PipelineResult.Median(machinery.SequentialBareCpu), 2),
-            Fmt.N(machinery.SequentialMicros, 1));
+            Fmt.N(machinery.SequentialMicros, 1), $"{Fmt.N(machinery.SequentialRange.Low, 1)} – {Fmt.N(machinery.SequentialRange.High, 1)}");
         machineryTable.Add("cores (default)", Fmt.N(PipelineResult.Median(machinery.ParallelJobCpu), 2), Fmt.N(PipelineResult.Median(machinery.ParallelBareCpu), 2),
-            Fmt.N(machinery.ParallelMicros, 1));
+            Fmt.N(machinery.ParallelMicros, 1), $"{Fmt.N(machinery.ParallelRange.Low, 1)} – {Fmt.N(machinery.ParallelRange.High, 1)}");
         report.Add(machineryTable);
         report.Target(new TargetCheck(
             "job machinery ≤ 50 µs CPU per frame·plugin",
@@ -307,7 +331,7 @@ internal sealed class PipelineScenario(BenchOptions options, Report report)
             "plugin", "frames/run", "job fps", "bare fps", "overhead", "job fps (par. 1)", "bare fps (par. 1)", "overhead (par. 1)",
             "plugin ms/frame in job", "plugin ms/frame bare")
         {
-            Note = $"Median of {Repetitions} runs each, alternating job/bare (order swapped every repetition); each job is compared with the bare " +
+            Note = $"Median of {PluginRepetitions} runs each, alternating job/bare (order swapped every repetition); each job is compared with the bare " +
                    "loop in its own server process. Job: a whole one-plugin job, frames / (completed_at − started_at). Bare: the same synthetic " +
                    "source and IPluginSession.Analyze in a plain loop. Both draw the frames. Overhead = 1 − job fps / bare fps (negative: the " +
                    "job is faster, e.g. a parallel plugin on several lanes, or decoding overlapped). Par. 1 = Jobs:PipelineParallelism 1.",

@@ -811,8 +811,8 @@ public sealed partial class ToolRunner(
         public CancellationToken Stopping { get; } = stopping;
 
         /// <summary>
-        /// What a plugin call checks before it starts. Once the lanes run, <see cref="Stopping"/>: cancelled when the job is cancelled, past its deadline, the server stops, or the publisher has
-        /// finished. None while frames are analysed one step at a time: a stop is then seen before the next frame is read.
+        /// What a plugin call checks before it starts: <see cref="Stopping"/> once the lanes run; none while frames are
+        /// analysed one step at a time, where a stop is seen before the next frame is read.
         /// </summary>
         public CancellationToken Stop { get; set; } = CancellationToken.None;
 
