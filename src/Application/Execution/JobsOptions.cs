@@ -30,18 +30,25 @@ public sealed class JobsOptions
     }
 
     /// <summary>
-    /// With a parallelism above 1, a job's first <see cref="PipelineProbeFrames"/> frames are decoded and analysed one step
-    /// at a time, like with a parallelism of 1, and timed. The rest of the job goes to the analysis threads only when that
-    /// is estimated to save at least this much time per frame (<c>Jobs:PipelineThreadingThreshold</c>): decoding ahead
-    /// while analysing, and analysing on every thread at once, save (decode + analysis) − max(decode, analysis ÷
-    /// parallelism). Below it the job stays on one thread to its end, because handing every frame from the decoder to
-    /// the threads and back to the publisher costs more CPU than it saves time (tens of microseconds a frame). Zero hands
-    /// every frame to the threads from the first one on.
+    /// With a parallelism above 1, a job's first frames (3 to <see cref="PipelineProbeFrames"/>) are decoded and analysed
+    /// one step at a time, like with a parallelism of 1, and timed. The rest of the job goes to the analysis threads only
+    /// when that is estimated to save at least this much time per frame (<c>Jobs:PipelineThreadingThreshold</c>):
+    /// decoding ahead while analysing, and analysing on every thread at once, save (decode + analysis) − max(decode,
+    /// analysis ÷ parallelism). Below it the job stays on one thread to its end, because handing every frame from the
+    /// decoder to the threads and back to the publisher costs more CPU than it saves time (tens of microseconds a frame).
+    /// Zero hands every frame to the threads from the first one on.
     /// </summary>
     public TimeSpan PipelineThreadingThreshold { get; set; } = TimeSpan.FromMilliseconds(0.25);
 
-    /// <summary>How many frames are timed before a job decides whether it uses its analysis threads (the medians decide).</summary>
+    /// <summary>
+    /// At most this many frames are timed before a job decides whether it uses its analysis threads (the medians decide):
+    /// it takes them on as soon as the frames timed so far, at least <see cref="PipelineFirstProbeFrames"/>, say they pay,
+    /// and stays on one thread once all of these say they do not.
+    /// </summary>
     public const int PipelineProbeFrames = 8;
+
+    /// <summary>The fewest frames timed before a job takes on its analysis threads.</summary>
+    public const int PipelineFirstProbeFrames = 3;
 
     /// <summary>A plugin whose single frame takes longer than this is stopped for the job with <c>PLUGIN_TIMEOUT</c>.</summary>
     public TimeSpan PluginTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -307,10 +307,21 @@ public sealed partial class ToolRunner(
             }
 
             yield return work;
-            if (!inline && decoded == probe)
+            if (!inline && decoded >= JobsOptions.PipelineFirstProbeFrames && decoded <= probe)
             {
-                inline = !ThreadsPay(decodeTicks, analysisTicks, parallelism, budget.PipelineThreadingThreshold);
-                LogPipelineChosen(pipeline.Live.Id, inline ? "one thread" : $"{parallelism} analysis threads", Median(decodeTicks), Median(analysisTicks));
+                // Threads are taken on as soon as the frames timed so far say they pay; staying on one thread waits for all.
+                var timed = Math.Min(decoded, probe);
+                var pays = ThreadsPay(decodeTicks[..timed], analysisTicks[..timed], parallelism, budget.PipelineThreadingThreshold);
+                if (pays || decoded == probe)
+                {
+                    inline = !pays;
+                    LogPipelineChosen(
+                        pipeline.Live.Id, inline ? "one thread" : $"{parallelism} analysis threads", timed, Median(decodeTicks[..timed]), Median(analysisTicks[..timed]));
+                    if (pays)
+                    {
+                        break;
+                    }
+                }
             }
         }
 
@@ -930,8 +941,8 @@ public sealed partial class ToolRunner(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} stopped over its budget: {Reason}")]
     private partial void LogOverBudget(Guid jobId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} analyses on {Pipeline}: a frame took {DecodeMs:F3} ms to read and {AnalysisMs:F3} ms to analyse (medians)")]
-    private partial void LogPipelineChosen(Guid jobId, string pipeline, double decodeMs, double analysisMs);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} analyses on {Pipeline}: over its first {Frames} frames, a frame took {DecodeMs:F3} ms to read and {AnalysisMs:F3} ms to analyse (medians)")]
+    private partial void LogPipelineChosen(Guid jobId, string pipeline, int frames, double decodeMs, double analysisMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} not run: it is {Status}")]
     private partial void LogSkipped(Guid jobId, string status);

@@ -735,7 +735,7 @@ public sealed class ToolRunnerTests
 
     [Theory]
     [InlineData(0, false)]
-    [InlineData(3, true)]
+    [InlineData(10, true)]
     public async Task Pipeline_TimesTheFirstFrames_AndUsesTheAnalysisThreadsOnlyWhenTheySaveTime(int sleepMs, bool threadsExpected)
     {
         var onAnalysisThread = new ConcurrentDictionary<int, bool>();
@@ -746,14 +746,17 @@ public sealed class ToolRunnerTests
             return new EchoResult(frame.Index, frame.Image.Width);
         }) { Concurrency = PluginConcurrency.Parallel };
 
-        // 3 ms of analysis a frame on 2 threads saves ~1.5 ms a frame, above the default threshold (0.25 ms); an empty call saves nothing.
-        using var h = RunnerHarness.Create([plugin], frames: 20, jobs: new JobsOptions { PipelineParallelism = 2 });
+        // 10 ms of analysis a frame on 2 threads saves ~5 ms a frame, above a 2 ms threshold; an empty call saves nothing
+        // (the threshold is well above the default, 0.25 ms, so that a loaded machine's pauses cannot tip the empty case).
+        using var h = RunnerHarness.Create(
+            [plugin], frames: 20, jobs: new JobsOptions { PipelineParallelism = 2, PipelineThreadingThreshold = TimeSpan.FromMilliseconds(2) });
 
         await h.RunAsync();
 
         Assert.Equal(JobStatus.Completed, h.Job.Status);
         Assert.Equal(Enumerable.Range(1, 20).Select(FrameResult.IdFor), h.Published.Of<FramePayload>().Select(f => f.FrameId));
-        var probed = JobsOptions.PipelineProbeFrames;
+        // Threads are taken on as soon as the first frames say they pay; one thread is kept only after every probe frame.
+        var probed = threadsExpected ? JobsOptions.PipelineFirstProbeFrames : JobsOptions.PipelineProbeFrames;
         Assert.All(Enumerable.Range(1, probed), i => Assert.False(onAnalysisThread[i], $"frame {i} was timed on an analysis thread"));
         Assert.All(Enumerable.Range(probed + 1, 20 - probed), i => Assert.Equal(threadsExpected, onAnalysisThread[i]));
         Assert.Equal(2, plugin.SessionsOpened);
