@@ -18,6 +18,8 @@ public static class DependencyInjection
     {
         ArgumentNullException.ThrowIfNull(configuration);
 
+        // Before anything can load OpenCV's native library, which reads its thread-pool settings once.
+        OpenCvThreadPool.DisableWorkerSpinning();
         var shared = services.AddJobStore(configuration);
         var roles = NodeRoles.From(configuration, shared);
         services.AddSingleton(roles);
