@@ -371,7 +371,6 @@ public sealed partial class ToolRunner(
     {
         var budget = pipeline.Budget;
         var lanes = new Lanes(budget.EffectivePipelineParallelism, budget.PipelineBufferFrames);
-        pipeline.Stop = pipeline.Stopping;
         pipeline.Lanes = lanes;
         foreach (var run in pipeline.Runs.Where(r => r.Active))
         {
@@ -825,7 +824,7 @@ public sealed partial class ToolRunner(
         /// What a plugin call checks before it starts: <see cref="Stopping"/> once the lanes run; none while frames are
         /// analysed one step at a time, where a stop is seen before the next frame is read.
         /// </summary>
-        public CancellationToken Stop { get; set; } = CancellationToken.None;
+        public CancellationToken Stop => Lanes is null ? CancellationToken.None : Stopping;
 
         /// <summary>The decoder, the lanes and their threads, once they were started (never, with one step at a time).</summary>
         public Lanes? Lanes { get; set; }

@@ -23,15 +23,23 @@ internal static partial class OpenCvThreadPool
             return;
         }
 
-        // overwrite = 0: a value the operator gave the process wins. The managed Environment API does not reach native getenv.
-        if (SetEnv(ActiveWaitVariable, "0", 0) != 0)
+        SetNativeIfUnset(ActiveWaitVariable, "0");
+    }
+
+    /// <summary>
+    /// Sets <paramref name="name"/> in the native environment unless it is set there already (a value the operator gave
+    /// the process wins). The managed Environment API does not reach native <c>getenv</c>.
+    /// </summary>
+    internal static void SetNativeIfUnset(string name, string value)
+    {
+        if (SetEnv(name, value, 0) != 0)
         {
-            throw new InvalidOperationException($"setenv({ActiveWaitVariable}) failed with errno {Marshal.GetLastPInvokeError()}.");
+            throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}.");
         }
     }
 
-    /// <summary>The variable as native code sees it (null when unset).</summary>
-    public static string? NativeValue() => Marshal.PtrToStringUTF8(GetEnv(ActiveWaitVariable));
+    /// <summary>A variable as native code sees it (null when unset).</summary>
+    internal static string? NativeValue(string name) => Marshal.PtrToStringUTF8(GetEnv(name));
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);

@@ -5,15 +5,27 @@ namespace CleanRealtime.UnitTests.Infrastructure.Media;
 public sealed class OpenCvThreadPoolTests
 {
     [Fact]
-    public void DisableWorkerSpinning_SetsTheVariableWhereNativeCodeReadsIt_AndKeepsAnyValueAlreadyThere()
+    public void SetNativeIfUnset_SetsAnUnsetVariableWhereNativeCodeReadsIt_AndKeepsAValueAlreadyThere()
     {
-        var before = OpenCvThreadPool.NativeValue();
+        var name = $"CLEANREALTIME_TEST_{Guid.NewGuid():N}";
+        Assert.Null(OpenCvThreadPool.NativeValue(name));
+
+        OpenCvThreadPool.SetNativeIfUnset(name, "0");
+        Assert.Equal("0", OpenCvThreadPool.NativeValue(name));
+
+        // Already set (as by an operator): left as it is.
+        OpenCvThreadPool.SetNativeIfUnset(name, "7");
+        Assert.Equal("0", OpenCvThreadPool.NativeValue(name));
+    }
+
+    [Fact]
+    public void DisableWorkerSpinning_LeavesOpenCvsWorkerActiveWaitSetForNativeCode()
+    {
+        var before = OpenCvThreadPool.NativeValue(OpenCvThreadPool.ActiveWaitVariable);
 
         OpenCvThreadPool.DisableWorkerSpinning();
 
-        // Unset before (the usual case): now "0" for OpenCV's getenv. Set by the operator (or an earlier call): unchanged.
-        Assert.Equal(before ?? "0", OpenCvThreadPool.NativeValue());
-        OpenCvThreadPool.DisableWorkerSpinning();
-        Assert.Equal(before ?? "0", OpenCvThreadPool.NativeValue());
+        // "0" unless the test process was started with a value of its own, which is kept.
+        Assert.Equal(before ?? "0", OpenCvThreadPool.NativeValue(OpenCvThreadPool.ActiveWaitVariable));
     }
 }
