@@ -55,6 +55,7 @@ public static class ServerApp
         builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
             .WithOrigins(corsOrigins).AllowAnyMethod().AllowAnyHeader().WithExposedHeaders("Location", "Retry-After")));
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        builder.Services.AddStoreRequestTimeout(builder.Configuration);
 
         var app = builder.Build();
         app.UseMiddleware<RequestLogging>();
@@ -75,6 +76,7 @@ public static class ServerApp
         // Before the key check, so that a preflight (which carries no key) is answered; empty list = no CORS headers.
         app.UseCors();
         app.UseSecurity();
+        app.UseRequestTimeouts();
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
@@ -107,7 +109,7 @@ public static class ServerApp
     }
 }
 
-internal sealed class DatabaseHealthCheck(DatabaseInitializer database) : IHealthCheck
+internal sealed class DatabaseHealthCheck(DatabaseInitializer database, CleanRealtime.Application.Realtime.Events.JobEventWriter events) : IHealthCheck
 {
     /// <summary>A database that does not answer within this is unhealthy (a stalled server must not hang the probe).</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
@@ -117,9 +119,16 @@ internal sealed class DatabaseHealthCheck(DatabaseInitializer database) : IHealt
         try
         {
             // WaitAsync: a driver stuck on a frozen socket may not honour cancellation; the probe answers regardless.
-            return await database.CanConnectAsync(cancellationToken).WaitAsync(Timeout, cancellationToken)
-                ? HealthCheckResult.Healthy("The job database is reachable.")
-                : HealthCheckResult.Unhealthy("The job database is not reachable.");
+            if (!await database.CanConnectAsync(cancellationToken).WaitAsync(Timeout, cancellationToken))
+            {
+                return HealthCheckResult.Unhealthy("The job database is not reachable.");
+            }
+
+            // Reachable, yet refusing the event log's writes (locked, full, read-only): jobs run, their history may not be kept.
+            return events.Health.Failing is { } failing
+                ? HealthCheckResult.Degraded(string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture, $"Writes to the job event log have failed since {failing.Since:O}: {failing.Error}"))
+                : HealthCheckResult.Healthy("The job database is reachable.");
         }
         catch (TimeoutException)
         {

@@ -23,6 +23,7 @@ public static class JobEndpoints
     public static IEndpointRouteBuilder MapJobEndpoints(this IEndpointRouteBuilder routes)
     {
         var jobs = routes.MapGroup("/v1/jobs").WithTags("Jobs");
+        jobs.WithRequestTimeout(Errors.StoreRequestTimeout.Policy);
         jobs.MapPost("/", CreateAsync)
             .Accepts<CreateJobRequest>("application/json")
             .ProducesValidationProblem()

@@ -37,7 +37,7 @@ public static partial class MediaEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .DisableAntiforgery()
             .WithName("UploadMedia");
-        media.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListMedia");
+        media.MapGetAndHead("/", ListAsync).WithRequestTimeout(Errors.StoreRequestTimeout.Policy).ProducesValidationProblem().WithName("ListMedia");
         media.MapGetAndHead("/{**name}", GetAsync).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetMedia");
         media.MapDelete("/{**name}", DeleteAsync)
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)

@@ -15,6 +15,7 @@ public static class SystemEndpoints
     public static IEndpointRouteBuilder MapSystemEndpoints(this IEndpointRouteBuilder routes)
     {
         var v1 = routes.MapGroup("/v1").WithTags("System");
+        v1.WithRequestTimeout(Errors.StoreRequestTimeout.Policy);
         v1.MapGetAndHead("/devices", Devices).WithName("ListDevices");
         v1.MapGetAndHead("/plugins", Plugins).WithName("ListPlugins");
         v1.MapGetAndHead("/realtime/stats", Stats).ProducesValidationProblem().WithName("RealtimeStats");

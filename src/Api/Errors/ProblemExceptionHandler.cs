@@ -4,6 +4,7 @@ using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Domain.Common;
+using CleanRealtime.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -11,8 +12,9 @@ namespace CleanRealtime.Api.Errors;
 
 /// <summary>
 /// The one place exceptions become answers (RFC 9457 problem+json): validation → 400 with <c>errors</c> keyed by
-/// snake_case field, not found → 404, a broken domain rule → 409, a bad request body → its own 4xx. Anything else is a
-/// genuine server fault: logged, and a 500 without internals.
+/// snake_case field, not found → 404, a broken domain rule → 409, a bad request body → its own 4xx, a busy, locked or
+/// unreachable store → 503 with <c>Retry-After</c>. Anything else is a genuine server fault: logged, and a 500 without
+/// internals.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -25,11 +27,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
                 Status = StatusCodes.Status400BadRequest, Title = "The request is invalid.",
             },
             NotFoundException n => new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message },
-            ReplayUnavailableException r => new ProblemDetails
-            {
-                Status = StatusCodes.Status410Gone, Title = "Replay unavailable.", Detail = r.Message,
-                Extensions = { ["error_code"] = ErrorCodes.ReplayUnavailable, ["first_seq"] = r.FirstSeq },
-            },
+            ReplayUnavailableException r => ReplayUnavailable(r),
             DomainRuleException d => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = d.Message },
             CapacityExceededException c => TooManyRequests(httpContext, c),
             PayloadTooLargeException t => new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "The request body is too large.", Detail = t.Message },
@@ -48,6 +46,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             {
                 Status = StatusCodes.Status400BadRequest, Title = "The request body is malformed.",
             },
+            _ when StoreFailures.IsUnavailable(exception) => StoreUnavailable(httpContext, exception),
             _ => null!,
         };
 
@@ -59,6 +58,45 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
 
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>A store that is busy, locked or unreachable: the client may try again shortly (API.md §6).</summary>
+    private ProblemDetails StoreUnavailable(HttpContext httpContext, Exception exception)
+    {
+        LogStoreUnavailable(httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.GetBaseException().Message);
+        return StoreUnavailableProblem(httpContext);
+    }
+
+    /// <summary>The 503 a request gets when the job store is busy, locked, unreachable or did not answer in time.</summary>
+    public static ProblemDetails StoreUnavailableProblem(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        httpContext.Response.Headers.RetryAfter = StoreRetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable, Title = "The job store is unavailable.",
+            Detail = "The job database is busy or cannot be reached right now; nothing was changed by this request unless it says otherwise. Try again shortly.",
+            Extensions = { ["error_code"] = StoreUnavailableCode },
+        };
+    }
+
+    public const string StoreUnavailableCode = "STORE_UNAVAILABLE";
+    public const int StoreRetryAfterSeconds = 5;
+
+    private static ProblemDetails ReplayUnavailable(ReplayUnavailableException exception)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status410Gone, Title = "Replay unavailable.", Detail = exception.Message,
+            Extensions = { ["error_code"] = ErrorCodes.ReplayUnavailable, ["first_seq"] = exception.FirstSeq },
+        };
+        if (exception.Missing is { } missing)
+        {
+            problem.Extensions["missing_from"] = missing.First;
+            problem.Extensions["missing_to"] = missing.Last;
+        }
+
+        return problem;
     }
 
     private static ProblemDetails TooManyRequests(HttpContext httpContext, CapacityExceededException exception)
@@ -94,6 +132,9 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         var cut = field.IndexOfAny(['.', '[']);
         return cut > 0 ? field[..cut] : field.Length > 0 ? field : "body";
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} answered 503: the job store is unavailable ({Error}: {Message})")]
+    private partial void LogStoreUnavailable(string method, string path, string error, string message);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
     private partial void LogUnhandled(Exception exception, string method, string path);

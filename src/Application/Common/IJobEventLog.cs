@@ -19,9 +19,16 @@ public interface IJobEventLog
 
     /// <summary>
     /// Drops the messages of every job that ended before <paramref name="endedBefore"/>, all but each job's last message
-    /// (its end, which keeps telling how the job ended and which <c>seq</c> is the first kept). Returns how many it dropped.
+    /// (its end, which keeps telling how the job ended and which <c>seq</c> is the first kept), in small transactions
+    /// that never hold the store for long; writes nothing when nothing is due. Stops between transactions when cancelled.
     /// </summary>
-    Task<int> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
+    Task<PurgeReport> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken);
+}
+
+/// <summary>What a maintenance pass did: rows deleted, in how many transactions, and how long the longest one held the store.</summary>
+public sealed record PurgeReport(int Deleted, int Transactions, TimeSpan LongestTransaction)
+{
+    public static readonly PurgeReport None = new(0, 0, TimeSpan.Zero);
 }
 
 /// <summary>One stored message of a job. <see cref="EndsJob"/> marks the job's last message (progress 100).</summary>

@@ -30,6 +30,12 @@ public sealed class RealtimeOptions
     /// <summary>Messages waiting for the event log's background writer; a publisher waits only when this many are pending.</summary>
     public int EventLogQueueCapacity { get; set; } = 16_384;
 
+    /// <summary>
+    /// How long the event log's writer retries a batch the store refuses (<c>Realtime:EventLogRetryFor</c>) before the
+    /// messages are given up (counted, logged, and reported to the job's subscribers and to any replay over them).
+    /// </summary>
+    public TimeSpan EventLogRetryFor { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Messages written to the event log per batch (and read per replay page).</summary>
     public int EventLogBatchSize { get; set; } = 500;
 

@@ -11,11 +11,43 @@ public static class ResumePoint
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out since);
 }
 
-/// <summary>A resume point older than what is still kept (retention): answered with <c>REPLAY_UNAVAILABLE</c> / 410.</summary>
-public sealed class ReplayUnavailableException(Guid jobId, long firstSeq)
-    : Exception($"Messages of job {jobId} before seq {firstSeq} are no longer kept; the first kept is {firstSeq}.")
+/// <summary>
+/// A resume point older than what is still kept (retention), or a range of messages the store never kept (its write
+/// failed after every retry): answered with <c>REPLAY_UNAVAILABLE</c> / 410, naming the first <c>seq</c> kept after it.
+/// </summary>
+public sealed class ReplayUnavailableException : Exception
 {
-    public Guid JobId { get; } = jobId;
+    public ReplayUnavailableException(Guid jobId, long firstSeq)
+        : base($"Messages of job {jobId} before seq {firstSeq} are no longer kept; the first kept is {firstSeq}.")
+    {
+        JobId = jobId;
+        FirstSeq = firstSeq;
+    }
 
-    public long FirstSeq { get; } = firstSeq;
+    /// <summary>Messages <paramref name="missing"/> were published but never stored; <paramref name="firstSeq"/> is the next kept (null: none yet).</summary>
+    public ReplayUnavailableException(Guid jobId, SeqRange missing, long? firstSeq)
+        : base(MissingText(jobId, missing, firstSeq))
+    {
+        JobId = jobId;
+        FirstSeq = firstSeq;
+        Missing = missing;
+    }
+
+    public Guid JobId { get; }
+
+    /// <summary>The first <c>seq</c> kept after the unavailable ones; null when nothing after them is kept.</summary>
+    public long? FirstSeq { get; }
+
+    /// <summary>The messages that were never stored, when that is the reason (not retention).</summary>
+    public SeqRange? Missing { get; }
+
+    public static string MissingText(Guid jobId, SeqRange missing, long? firstSeq) =>
+        $"Messages {missing} of job {jobId} were published but could not be stored; they cannot be replayed."
+        + (firstSeq is { } next ? $" The next kept is {next}." : " Nothing after them is kept.");
+}
+
+/// <summary>Messages <see cref="First"/> to <see cref="Last"/> of a job (<see cref="Last"/> null: to the job's end).</summary>
+public readonly record struct SeqRange(long First, long? Last)
+{
+    public override string ToString() => Last is { } last ? (last == First ? $"{First}" : $"{First}-{last}") : $"{First} onwards";
 }

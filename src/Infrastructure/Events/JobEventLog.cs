@@ -185,14 +185,39 @@ internal sealed class JobEventLog(IDbContextFactory<JobsDbContext> contexts) : I
         return new JobEventRange(first, last.Seq, last.EndsJob);
     }
 
-    public async Task<int> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
+    public async Task<PurgeReport> PurgeAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var cutoff = endedBefore.UtcTicks;
-        var ends = db.JobEvents.Where(end => end.EndsJob && end.CreatedAtTicks < cutoff);
-        return await db.JobEvents
-            .Where(e => !e.EndsJob && ends.Any(end => end.JobId == e.JobId && end.Seq > e.Seq))
-            .ExecuteDeleteAsync(cancellationToken);
+        List<(string JobId, long EndSeq)> due;
+        await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
+        {
+            // A read, driven by the (EndsJob, CreatedAtTicks) index; each ended job costs one seek on the key (JobId, Seq)
+            // to tell whether anything before its end is still kept. Nothing is written when nothing is due.
+            var ends = await db.JobEvents.AsNoTracking()
+                .Where(end => end.EndsJob && end.CreatedAtTicks < cutoff
+                              && db.JobEvents.Any(e => e.JobId == end.JobId && e.Seq < end.Seq))
+                .Select(end => new { end.JobId, end.Seq })
+                .ToListAsync(cancellationToken);
+            due = [.. ends.Select(e => (e.JobId, e.Seq))];
+        }
+
+        var tally = new PurgeTally();
+        foreach (var (jobId, endSeq) in due)
+        {
+            long first;
+            await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
+            {
+                first = await db.JobEvents.Where(e => e.JobId == jobId && e.Seq < endSeq).MinAsync(e => (long?)e.Seq, cancellationToken) ?? endSeq;
+            }
+
+            // Seq ranges on the key: every chunk is an index range, whatever the provider.
+            await ChunkedDelete.DeleteRangeAsync(
+                contexts, first, endSeq,
+                (db, from, to, token) => db.JobEvents.Where(e => e.JobId == jobId && e.Seq >= from && e.Seq < to && !e.EndsJob).ExecuteDeleteAsync(token),
+                tally, cancellationToken);
+        }
+
+        return tally.ToReport();
     }
 
     private static string Key(Guid id) => id.ToString("D", CultureInfo.InvariantCulture);

@@ -1,5 +1,6 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Infrastructure.Realtime;
@@ -24,8 +25,9 @@ public sealed class ServerMetrics
     private readonly Counter _dropped;
     private readonly Counter _backplane;
 
-    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut)
+    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog)
     {
+        ArgumentNullException.ThrowIfNull(eventLog);
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(connections);
         ArgumentNullException.ThrowIfNull(fanOut);
@@ -59,8 +61,24 @@ public sealed class ServerMetrics
             "From a message's publication on the node running its job to its arrival on this node through Redis (node clocks assumed in sync).",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
 
+        var lost = factory.CreateCounter(
+            "cleanrealtime_event_log_lost_messages_total",
+            "Job messages published on this node that the event log could not store after every retry (a replay over them answers REPLAY_UNAVAILABLE).");
+        var failures = factory.CreateCounter(
+            "cleanrealtime_event_log_write_failures_total", "Failed attempts to write a batch of job messages to the event log (each retry counts).");
+        var gaps = factory.CreateCounter(
+            "cleanrealtime_replay_gaps_reported_total",
+            "Replays (realtime resume or GET /v1/jobs/{id}/events) on this node that met messages never stored and answered REPLAY_UNAVAILABLE for them.");
+        var failing = factory.CreateGauge("cleanrealtime_event_log_failing", "1 while the event log's last write failed, else 0.");
+
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
+            var health = eventLog.Health;
+            lost.IncTo(health.MessagesLost);
+            failures.IncTo(health.WriteFailures);
+            gaps.IncTo(health.GapsReported);
+            failing.Set(health.Failing is null ? 0 : 1);
+
             var counts = await repository.CountByStatusAsync(cancellationToken).ConfigureAwait(false);
             foreach (var status in Enum.GetValues<JobStatus>())
             {

@@ -139,16 +139,71 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
             .ExecuteUpdateAsync(set => set.SetProperty(j => j.CancelRequested, true), cancellationToken) == 1;
     }
 
+    /// <summary>
+    /// Deletes expired jobs one at a time, each in small transactions (<see cref="ChunkedDelete"/>): its frames and its
+    /// event log by key ranges, then the job row itself (whose cascades then find nothing left to delete). A job is
+    /// gone only once its row is; a pass cut short leaves jobs whole or with fewer frames, deleted by the next pass.
+    /// </summary>
     public async Task<int> DeleteFinishedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var cutoff = endedBefore.UtcTicks;
-        var ended = db.Jobs.Where(j => j.CompletedAtTicks < cutoff && !Unfinished.Contains(j.Status));
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.Frames.Where(f => ended.Any(j => j.Id == f.JobId)).ExecuteDeleteAsync(cancellationToken);
-        var deleted = await ended.ExecuteDeleteAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return deleted;
+        var tally = new PurgeTally();
+        var deleted = 0;
+        while (true)
+        {
+            List<string> expired;
+            await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
+            {
+                // The CompletedAtTicks index; nothing is written when nothing is due.
+                expired = await db.Jobs.AsNoTracking().Where(j => j.CompletedAtTicks < cutoff && !Unfinished.Contains(j.Status))
+                    .OrderBy(j => j.CompletedAtTicks).Select(j => j.Id).Take(100).ToListAsync(cancellationToken);
+            }
+
+            foreach (var key in expired)
+            {
+                await DeleteJobAsync(key, tally, cancellationToken);
+                deleted++;
+            }
+
+            if (expired.Count < 100)
+            {
+                return deleted;
+            }
+        }
+    }
+
+    private async Task DeleteJobAsync(string key, PurgeTally tally, CancellationToken cancellationToken)
+    {
+        (int? First, int? Last) frames;
+        (long? First, long? Last) events;
+        await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
+        {
+            var jobFrames = db.Frames.Where(f => f.JobId == key);
+            frames = (await jobFrames.MinAsync(f => (int?)f.Index, cancellationToken), await jobFrames.MaxAsync(f => (int?)f.Index, cancellationToken));
+            var jobEvents = db.JobEvents.Where(e => e.JobId == key);
+            events = (await jobEvents.MinAsync(e => (long?)e.Seq, cancellationToken), await jobEvents.MaxAsync(e => (long?)e.Seq, cancellationToken));
+        }
+
+        if (frames is ({ } firstFrame, { } lastFrame))
+        {
+            await ChunkedDelete.DeleteRangeAsync(
+                contexts, firstFrame, lastFrame + 1L,
+                (db, from, to, token) => db.Frames.Where(f => f.JobId == key && f.Index >= from && f.Index < to).ExecuteDeleteAsync(token),
+                tally, cancellationToken);
+        }
+
+        if (events is ({ } firstSeq, { } lastSeq))
+        {
+            await ChunkedDelete.DeleteRangeAsync(
+                contexts, firstSeq, lastSeq + 1,
+                (db, from, to, token) => db.JobEvents.Where(e => e.JobId == key && e.Seq >= from && e.Seq < to).ExecuteDeleteAsync(token),
+                tally, cancellationToken);
+        }
+
+        await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
+        {
+            await db.Jobs.Where(j => j.Id == key).ExecuteDeleteAsync(cancellationToken);
+        }
     }
 
     public async Task<IReadOnlyList<Job>> ListUnfinishedAsync(CancellationToken cancellationToken)

@@ -23,7 +23,8 @@ internal static class StorageRegistration
         switch (provider)
         {
             case Sqlite:
-                services.AddPooledDbContextFactory<JobsDbContext>(o => o.UseSqlite(connectionString ?? DefaultConnectionString).AddInterceptors(new SqliteDurability()));
+                var sqlite = WithBusyTimeout(connectionString ?? DefaultConnectionString, StoreSettings.RequestTimeout(configuration));
+                services.AddPooledDbContextFactory<JobsDbContext>(o => o.UseSqlite(sqlite).AddInterceptors(new SqliteDurability()));
                 return false;
             case Postgres:
                 if (string.IsNullOrWhiteSpace(connectionString))
@@ -40,10 +41,42 @@ internal static class StorageRegistration
         }
     }
 
+    /// <summary>
+    /// SQLite waits for a busy (locked) database up to its connection's default timeout (30 s unless the connection string
+    /// says), and that wait cannot be cancelled: it follows <c>Storage:RequestTimeout</c> instead, so a request on a locked
+    /// store gets its 503 in time. A <c>Default Timeout</c> in the connection string is kept as it is.
+    /// </summary>
+    internal static string WithBusyTimeout(string connectionString, TimeSpan timeout)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.ContainsKey("Default Timeout") || given.ContainsKey("DefaultTimeout") || given.ContainsKey("Command Timeout")
+            || given.ContainsKey("CommandTimeout"))
+        {
+            return connectionString;
+        }
+
+        var builder = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString)
+        {
+            DefaultTimeout = (int)Math.Max(1, Math.Ceiling(timeout.TotalSeconds)),
+        };
+        return builder.ToString();
+    }
+
     /// <summary>Hands out a provider's own context type as the <see cref="JobsDbContext"/> the rest of the code uses.</summary>
     private sealed class ProviderContextFactory<TContext>(IDbContextFactory<TContext> contexts) : IDbContextFactory<JobsDbContext>
         where TContext : JobsDbContext
     {
         public JobsDbContext CreateDbContext() => contexts.CreateDbContext();
+    }
+}
+
+/// <summary>Settings of the store that the Api reads too.</summary>
+public static class StoreSettings
+{
+    /// <summary><c>Storage:RequestTimeout</c> (default 10 s): how long a request may wait for the store before it gets a 503.</summary>
+    public static TimeSpan RequestTimeout(IConfiguration configuration)
+    {
+        var timeout = configuration.GetValue("Storage:RequestTimeout", TimeSpan.FromSeconds(10));
+        return timeout > TimeSpan.Zero ? timeout : throw new InvalidOperationException($"Storage:RequestTimeout must be positive, not {timeout}.");
     }
 }

@@ -51,7 +51,14 @@ public sealed class GetJobEventsHandler(IMediator mediator, JobHistory history) 
             throw new ReplayUnavailableException(job.Id, range.FirstSeq);
         }
 
-        var items = await history.ReadAsync(job.Id, since, limit, cancellationToken).ConfigureAwait(false);
+        // A page stops before messages that were never stored; a page that starts there is a 410 naming them.
+        var page = await history.ReadPageAsync(job.Id, since, limit, cancellationToken).ConfigureAwait(false);
+        if (page.Missing is { } missing)
+        {
+            throw missing;
+        }
+
+        var items = page.Items;
         var next = items.Count > 0 ? items[^1].Seq!.Value : since;
         // A job that ended before it published anything (or before the log existed) has nothing to wait for.
         var finished = job.Status.IsFinished() && (range is null || (range.Ended && next >= range.LastSeq));

@@ -9,11 +9,15 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// Appends job messages to the <see cref="IJobEventLog"/> in batches, off the publishing path: a publisher only queues
 /// a message (and waits only when <see cref="RealtimeOptions.EventLogQueueCapacity"/> messages are already pending).
 /// <see cref="FlushAsync"/> waits until everything queued before it is stored — how a job's log is completed before
-/// its final state is saved.
+/// its final state is saved. A batch the log refuses is retried with a growing pause for
+/// <see cref="RealtimeOptions.EventLogRetryFor"/> (publishers wait meanwhile once the queue is full: a job slows down
+/// rather than lose its history); messages still not stored then are counted in <see cref="Health"/> and reported
+/// through <see cref="Lost"/>, so the job's live stream says so, and a replay over them answers <c>REPLAY_UNAVAILABLE</c>.
 /// </summary>
 public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOptions> options, TimeProvider time, ILogger<JobEventWriter> logger)
 {
-    private const int MaxAttempts = 5;
+    private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(5);
 
     private readonly Channel<Entry> _queue = Channel.CreateBounded<Entry>(
         new BoundedChannelOptions(Math.Max(1, options.Value.EventLogQueueCapacity))
@@ -24,8 +28,19 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
     private readonly int _batchSize = Math.Max(1, options.Value.EventLogBatchSize);
     private readonly TimeSpan _batchDelay = options.Value.EventLogBatchDelay;
 
+    private readonly TimeSpan _retryFor = options.Value.EventLogRetryFor;
+
     // Messages queued and not yet written: a flush with none pending returns at once.
     private long _pending;
+
+    /// <summary>Whether writes fail now, and what was lost or reported missing (for health and metrics).</summary>
+    public EventLogHealth Health { get; } = new(time);
+
+    /// <summary>
+    /// Messages of one job that could not be stored after every retry: the job, and the first and last <c>seq</c> of the
+    /// lost run. Raised on the writer's loop; a handler must not block.
+    /// </summary>
+    public event Action<Guid, long, long>? Lost;
 
     /// <summary>Queues one message for the log; completes at once unless the queue is full.</summary>
     public ValueTask AppendAsync(JobEvent jobEvent)
@@ -115,31 +130,53 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
         catch (ChannelClosedException)
         {
             Interlocked.Decrement(ref _pending);
+            Health.Lost(1);
             LogLostAfterStop(jobEvent.JobId, jobEvent.Seq);
         }
     }
 
-    /// <summary>Retries a failing batch with a growing pause; after <see cref="MaxAttempts"/> the batch is logged as lost.</summary>
+    /// <summary>
+    /// Retries a failing batch with a pause doubling from 100 ms to 5 s, for <see cref="RealtimeOptions.EventLogRetryFor"/>
+    /// on the injected clock; then the batch is lost: counted, logged, and reported per job through <see cref="Lost"/>.
+    /// </summary>
     private async Task WriteAsync(List<JobEvent> batch, CancellationToken cancellationToken)
     {
+        var started = time.GetUtcNow();
+        var pause = FirstPause;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 await log.AppendAsync(batch, cancellationToken).ConfigureAwait(false);
+                Health.WriteSucceeded();
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                if (attempt == MaxAttempts)
+                Health.WriteFailed(ex);
+                if (time.GetUtcNow() - started >= _retryFor)
                 {
-                    LogLost(ex, batch.Count, string.Join(", ", batch.Select(e => e.JobId).Distinct()), attempt);
+                    GiveUp(batch, ex, attempt);
                     return;
                 }
 
                 LogRetrying(ex, batch.Count, attempt);
-                await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(pause, time, cancellationToken).ConfigureAwait(false);
+                pause = pause * 2 < LongestPause ? pause * 2 : LongestPause;
             }
+        }
+    }
+
+    private void GiveUp(List<JobEvent> batch, Exception exception, int attempts)
+    {
+        Health.Lost(batch.Count);
+        LogLost(exception, batch.Count, string.Join(", ", batch.Select(e => e.JobId).Distinct()), attempts);
+        foreach (var job in batch.GroupBy(e => e.JobId))
+        {
+            var first = job.Min(e => e.Seq);
+            var last = job.Max(e => e.Seq);
+            LogLostRange(job.Key, first, last);
+            Lost?.Invoke(job.Key, first, last);
         }
     }
 
@@ -150,6 +187,9 @@ public sealed partial class JobEventWriter(IJobEventLog log, IOptions<RealtimeOp
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Gave up writing {Count} messages of jobs {JobIds} to the event log after {Attempts} attempts; they cannot be replayed")]
     private partial void LogLost(Exception exception, int count, string jobIds, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Messages {First}-{Last} of job {JobId} are not in the event log; a replay over them answers REPLAY_UNAVAILABLE")]
+    private partial void LogLostRange(Guid jobId, long first, long last);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Message {Seq} of job {JobId} was published after the event log stopped; it cannot be replayed")]
     private partial void LogLostAfterStop(Guid jobId, long seq);

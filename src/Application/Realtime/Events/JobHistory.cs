@@ -8,8 +8,15 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// resume point (no database read), else from the event log (after the pending writes are flushed, so the log and the
 /// tail leave no gap between them). On a node that does not run the job, the tail is its mirror's
 /// (<see cref="RemoteJobStreams"/>), and the log is read up to where the mirror begins.
+/// <para>
+/// The log holds a job's messages in <c>seq</c> order (one writer, in publication order), so a <c>seq</c> missing
+/// between two stored ones was published and never stored (the store refused it after every retry): a reader is told
+/// so (API.md §3.8, "never silent") — a subscriber by a <c>REPLAY_UNAVAILABLE</c> error before the messages after the
+/// hole, a page reader by a page that stops at the hole and then a <see cref="ReplayUnavailableException"/>.
+/// </para>
 /// </summary>
-public sealed class JobHistory(JobStreams streams, RemoteJobStreams remote, JobEventWriter writer, IJobEventLog log)
+public sealed class JobHistory(
+    JobStreams streams, RemoteJobStreams remote, JobEventWriter writer, IJobEventLog log, RealtimeMessages messages, MessageSerializer serializer)
 {
     public async Task<IReadOnlyList<OutboundMessage>> ReadAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
@@ -35,10 +42,88 @@ public sealed class JobHistory(JobStreams streams, RemoteJobStreams remote, JobE
     }
 
     /// <summary>
+    /// <see cref="ReadAsync"/>, stopping before the first missing <c>seq</c>: a page that starts at a hole is empty, with the
+    /// hole (the missing range and the next <c>seq</c> kept) in <see cref="HistoryPage.Missing"/>.
+    /// </summary>
+    public async Task<HistoryPage> ReadPageAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        var page = await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
+        var hole = FindHole(page, afterSeq);
+        if (hole is null)
+        {
+            return new HistoryPage(page, null);
+        }
+
+        var (at, missing) = hole.Value;
+        if (at > 0)
+        {
+            return new HistoryPage([.. page.Take(at)], null);
+        }
+
+        writer.Health.GapReported();
+        return new HistoryPage([], new ReplayUnavailableException(jobId, missing, page[0].Seq));
+    }
+
+    /// <summary>
+    /// <see cref="ReadForSubscriberCoreAsync"/>, with a <c>REPLAY_UNAVAILABLE</c> error (no <c>seq</c>) in place of messages
+    /// that were never stored: the subscriber gets the error, then what follows the hole.
+    /// </summary>
+    public async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        var page = await ReadForSubscriberCoreAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
+        if (FindHole(page, afterSeq) is not { } hole)
+        {
+            return page;
+        }
+
+        var (at, missing) = hole;
+        if (at > 0)
+        {
+            // The messages before the hole; the next page starts at it.
+            return [.. page.Take(at)];
+        }
+
+        writer.Health.GapReported();
+        var text = ReplayUnavailableException.MissingText(jobId, missing, page[0].Seq);
+        var withNotice = new List<OutboundMessage>(page.Count + 1);
+        if (messages.TryCreate(new ErrorPayload(text, JobId: jobId, Details: new ErrorDetails(ErrorCodes.ReplayUnavailable, text)), out var error))
+        {
+            withNotice.Add(serializer.ToOutbound(error));
+        }
+
+        // What follows the hole, up to the next one (which the next page reports in turn).
+        var next = FindHole(page, page[0].Seq!.Value - 1);
+        withNotice.AddRange(next is { } further ? page.Take(further.At) : page);
+        return withNotice;
+    }
+
+    /// <summary>The index of the first message after a missing <c>seq</c> (counting on from <paramref name="afterSeq"/>), and what is missing.</summary>
+    private static (int At, SeqRange Missing)? FindHole(IReadOnlyList<OutboundMessage> page, long afterSeq)
+    {
+        var expected = afterSeq + 1;
+        for (var i = 0; i < page.Count; i++)
+        {
+            if (page[i].Seq is not { } seq)
+            {
+                continue;
+            }
+
+            if (seq > expected)
+            {
+                return (i, new SeqRange(expected, seq - 1));
+            }
+
+            expected = seq + 1;
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// <see cref="ReadAsync"/> for a subscriber that goes live when it gets an empty page: on a node that does not run the
     /// job, its mirror follows the job from that point on at the latest, so the live feed starts where the history ended.
     /// </summary>
-    public async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberCoreAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
         var page = await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
         if (page.Count > 0 || !remote.RunsElsewhere(jobId))
@@ -95,3 +180,6 @@ public sealed class JobHistory(JobStreams streams, RemoteJobStreams remote, JobE
         return new OutboundMessage(stored.Type, stored.Json, stored.Seq);
     }
 }
+
+/// <summary>A page of a job's history: the messages in order, or, when the page starts at messages that were never stored, what is missing.</summary>
+public sealed record HistoryPage(IReadOnlyList<OutboundMessage> Items, ReplayUnavailableException? Missing);

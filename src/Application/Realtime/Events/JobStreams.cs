@@ -9,18 +9,42 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// <summary>
 /// Publishes job messages (API.md §3.8): gives each its <c>seq</c> (per job, from 1, gap-free), serializes it once,
 /// keeps it in the job's in-memory tail, queues it for the event log, and hands the bytes to the fan-out. Every job
-/// message is logged, subscribed or not.
+/// message is logged, subscribed or not. Messages the event log could not keep (<see cref="JobEventWriter.Lost"/>) are
+/// announced on the job's live stream by a <c>warning</c> published before its next message.
 /// </summary>
-public sealed partial class JobStreams(
-    MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IOptions<RealtimeOptions> options, ILogger<JobStreams> logger)
+public sealed partial class JobStreams
 {
+    /// <summary>The <c>plugin</c> of a warning that comes from the server itself rather than from a plugin.</summary>
+    public const string ServerWarningSource = "server";
+
+    private readonly MessageSerializer serializer;
+    private readonly JobEventWriter log;
+    private readonly IRealtimeBroadcaster broadcaster;
+    private readonly ILogger<JobStreams> logger;
+
+    // Runs of messages the log lost, per running job, not yet announced on its stream.
+    private readonly ConcurrentDictionary<Guid, (long First, long Last)> _unannounced = new();
+
     // Jobs whose stream ended here lately: a node that ran a job never mirrors it from another (RemoteJobStreams).
     private const int RememberedEnded = 10_000;
 
     private readonly ConcurrentDictionary<Guid, JobStream> _streams = new();
     private readonly ConcurrentDictionary<Guid, byte> _endedHere = new();
     private readonly ConcurrentQueue<Guid> _endedOrder = new();
-    private readonly int _tailSize = Math.Max(1, options.Value.ReplayTailSize);
+    private readonly int _tailSize;
+
+    public JobStreams(
+        MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IOptions<RealtimeOptions> options, ILogger<JobStreams> logger)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(options);
+        this.serializer = serializer;
+        this.log = log;
+        this.broadcaster = broadcaster;
+        this.logger = logger;
+        _tailSize = Math.Max(1, options.Value.ReplayTailSize);
+        log.Lost += OnLost;
+    }
 
     /// <summary>
     /// Publishes a message about a job. Only the job's runner publishes for a job, one message at a time, so the
@@ -32,6 +56,11 @@ public sealed partial class JobStreams(
         var jobId = message.Payload.RoutingJobId
                     ?? throw new ArgumentException("Only messages about a job are sequenced.", nameof(message));
         var stream = _streams.GetOrAdd(jobId, id => new JobStream(id, _tailSize));
+        if (!_unannounced.IsEmpty && _unannounced.TryRemove(jobId, out var lost))
+        {
+            await AnnounceLostAsync(jobId, lost.First, lost.Last, message.Timestamp).ConfigureAwait(false);
+        }
+
         var sequenced = message with { Seq = stream.NextSeq };
         OutboundMessage outbound;
         try
@@ -49,6 +78,21 @@ public sealed partial class JobStreams(
         await log.AppendAsync(new JobEvent(jobId, outbound.Seq!.Value, outbound.Type, outbound.Json, sequenced.Timestamp, endsJob))
             .ConfigureAwait(false);
         broadcaster.Publish(new PublishedMessage(sequenced, outbound, endsJob));
+    }
+
+    /// <summary>The event log lost messages of a job: announced before the job's next message, if it still runs here.</summary>
+    private void OnLost(Guid jobId, long first, long last)
+    {
+        if (_streams.ContainsKey(jobId))
+        {
+            _unannounced.AddOrUpdate(jobId, (first, last), (_, known) => (Math.Min(known.First, first), Math.Max(known.Last, last)));
+        }
+    }
+
+    private ValueTask AnnounceLostAsync(Guid jobId, long first, long last, DateTimeOffset at)
+    {
+        var text = $"Messages {new SeqRange(first, last)} of this job could not be stored; a resume or GET /v1/jobs/{jobId}/events over them answers REPLAY_UNAVAILABLE.";
+        return PublishAsync(new RealtimeMessage(new WarningPayload(ServerWarningSource, text, WarningSeverity.High, JobId: jobId), at));
     }
 
     /// <summary>The stream of a job that is publishing now.</summary>
@@ -72,6 +116,7 @@ public sealed partial class JobStreams(
         }
 
         _streams.TryRemove(jobId, out _);
+        _unannounced.TryRemove(jobId, out _);
     }
 
     /// <summary>Whether this node publishes the job's messages, or did until it ended lately.</summary>

@@ -10,14 +10,14 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// </summary>
 public sealed partial class ReplayRetention(IJobEventLog log, IOptions<RealtimeOptions> options, TimeProvider time, ILogger<ReplayRetention> logger)
 {
-    /// <summary>Purges what has expired now; returns how many messages were dropped.</summary>
-    public async Task<int> PurgeExpiredAsync(CancellationToken cancellationToken)
+    /// <summary>Purges what has expired now; returns what was dropped, and how.</summary>
+    public async Task<PurgeReport> PurgeExpiredAsync(CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow() - options.Value.ReplayRetention;
         var purged = await log.PurgeAsync(cutoff, cancellationToken).ConfigureAwait(false);
-        if (purged > 0)
+        if (purged.Deleted > 0)
         {
-            LogPurged(purged, cutoff);
+            LogPurged(purged.Deleted, cutoff, purged.Transactions, purged.LongestTransaction.TotalMilliseconds);
         }
 
         return purged;
@@ -41,8 +41,8 @@ public sealed partial class ReplayRetention(IJobEventLog log, IOptions<RealtimeO
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} job messages of jobs that ended before {Cutoff}")]
-    private partial void LogPurged(int count, DateTimeOffset cutoff);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} job messages of jobs that ended before {Cutoff} in {Transactions} transactions (longest {LongestMs:F1} ms)")]
+    private partial void LogPurged(int count, DateTimeOffset cutoff, int transactions, double longestMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Purging expired job messages failed; the next run retries")]
     private partial void LogPurgeFailed(Exception exception);

@@ -24,6 +24,9 @@ public sealed class JobEventLogTests : IAsyncLifetime, IDisposable
         await using (var db = await _contexts.CreateDbContextAsync())
         {
             await db.Database.MigrateAsync();
+
+            // As the server's store (DatabaseInitializer): readers never block the writer.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
         }
 
         _log = new JobEventLog(_contexts);
@@ -81,11 +84,100 @@ public sealed class JobEventLogTests : IAsyncLifetime, IDisposable
 
         var purged = await _log.PurgeAsync(At.AddHours(1), CancellationToken.None);
 
-        Assert.Equal(2, purged);
+        Assert.Equal(2, purged.Deleted);
         Assert.Equal(new JobEventRange(3, 3, true), await _log.GetRangeAsync(expired, CancellationToken.None));
         Assert.Equal(new JobEventRange(1, 2, true), await _log.GetRangeAsync(recent, CancellationToken.None));
         Assert.Equal(new JobEventRange(1, 2, false), await _log.GetRangeAsync(running, CancellationToken.None));
-        Assert.Equal(0, await _log.PurgeAsync(At.AddHours(1), CancellationToken.None));
+        Assert.Equal(PurgeReport.None, await _log.PurgeAsync(At.AddHours(1), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Purge_OfAJobWith100000Messages_HoldsTheStoreUnder100MsAtATime_WhileAppendsAndSubmissionsGoOn()
+    {
+        var big = await NewJobAsync();
+        const int count = 100_000;
+        for (var from = 1; from <= count; from += 5000)
+        {
+            var to = Math.Min(count, from + 4999);
+            await _log.AppendAsync([.. Enumerable.Range(from, to - from + 1).Select(seq => Event(big, seq, ends: seq == count, at: At))], CancellationToken.None);
+        }
+
+        // Another job runs meanwhile: its messages are appended (through a log of its own, as another writer) and jobs are
+        // submitted, each timed, while the purge runs.
+        var running = await NewJobAsync();
+        using var otherWriter = new JobEventLog(_contexts);
+        var purge = Task.Run(() => _log.PurgeAsync(At.AddHours(1), CancellationToken.None));
+        var appendTimes = new List<TimeSpan>();
+        var submitTimes = new List<TimeSpan>();
+        var seq = 0L;
+        while (!purge.IsCompleted)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await otherWriter.AppendAsync([Event(running, ++seq)], CancellationToken.None);
+            appendTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await NewJobAsync();
+            submitTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+
+        var report = await purge;
+
+        Assert.Equal(count - 1, report.Deleted);
+        Assert.True(report.Transactions > 10, $"{report.Transactions} transactions: the purge must go in small ones");
+        Assert.True(report.LongestTransaction < TimeSpan.FromMilliseconds(100), $"the longest purge transaction held the store {report.LongestTransaction.TotalMilliseconds:F1} ms");
+        Assert.True(appendTimes.Count >= 5, $"only {appendTimes.Count} appends went through during the purge");
+        Assert.True(appendTimes.Max() < TimeSpan.FromSeconds(1), $"an append waited {appendTimes.Max().TotalMilliseconds:F0} ms for the purge");
+        Assert.True(submitTimes.Max() < TimeSpan.FromSeconds(1), $"a submission waited {submitTimes.Max().TotalMilliseconds:F0} ms for the purge");
+        Assert.Equal(new JobEventRange(count, count, true), await _log.GetRangeAsync(big, CancellationToken.None));
+        Assert.Equal(new JobEventRange(1, seq, false), await _log.GetRangeAsync(running, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Purge_WithNothingDue_WritesNothing()
+    {
+        var ended = await NewJobAsync();
+        await _log.AppendAsync([Event(ended, 1), Event(ended, 2, ends: true)], CancellationToken.None);
+        Assert.Equal(1, (await _log.PurgeAsync(At.AddHours(1), CancellationToken.None)).Deleted);
+
+        // PRAGMA data_version changes when another connection commits to the database.
+        await using var observer = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_file};Pooling=False");
+        await observer.OpenAsync();
+        var before = await DataVersionAsync(observer);
+
+        Assert.Equal(PurgeReport.None, await _log.PurgeAsync(At.AddHours(1), CancellationToken.None));
+        Assert.Equal(before, await DataVersionAsync(observer));
+
+        await _log.AppendAsync([Event(ended, 3)], CancellationToken.None);
+        Assert.NotEqual(before, await DataVersionAsync(observer));
+    }
+
+    [Fact]
+    public async Task Purge_Cancelled_StopsBetweenTransactions_AndTheNextPassFinishes()
+    {
+        const int count = 60_000;
+        var big = await NewJobAsync();
+        await _log.AppendAsync([.. Enumerable.Range(1, count).Select(seq => Event(big, seq, ends: seq == count, at: At))], CancellationToken.None);
+        using var stop = new CancellationTokenSource();
+
+        // Cancelled as soon as its first transaction has committed.
+        var purge = Task.Run(() => _log.PurgeAsync(At.AddHours(1), stop.Token));
+        await TestSupport.Eventually.TrueAsync(
+            () => _log.GetRangeAsync(big, CancellationToken.None).GetAwaiter().GetResult()!.FirstSeq > 1, "the first chunk is deleted", TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => purge);
+        var left = await _log.GetRangeAsync(big, CancellationToken.None);
+        Assert.True(left!.FirstSeq > 1 && left.FirstSeq < count, $"a cancelled pass stops part-way (first kept: {left.FirstSeq})");
+        var rest = await _log.PurgeAsync(At.AddHours(1), CancellationToken.None);
+        Assert.Equal(new JobEventRange(count, count, true), await _log.GetRangeAsync(big, CancellationToken.None));
+        Assert.Equal(count - left.FirstSeq, rest.Deleted);
+    }
+
+    private static async Task<long> DataVersionAsync(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA data_version;";
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private async Task<Guid> NewJobAsync()

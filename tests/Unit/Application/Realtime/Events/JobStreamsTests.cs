@@ -2,6 +2,7 @@ using System.Text.Json;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Logging;
@@ -104,7 +105,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
             await _streams.PublishAsync(Message(Frame(job, i)));
         }
 
-        var history = new JobHistory(_streams, NoBackplane(), _writer, _log);
+        var history = NewHistory();
         var page = await history.ReadAsync(job, afterSeq: 3, limit: 10, CancellationToken.None);
 
         Assert.Equal([4L, 5, 6], page.Select(m => m.Seq!.Value));
@@ -122,7 +123,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
         }
 
         _log.ReadAsync(job, 1, 10, Arg.Any<CancellationToken>()).Returns(_ => _stored.Where(e => e.Seq > 1).ToList());
-        var history = new JobHistory(_streams, NoBackplane(), _writer, _log);
+        var history = NewHistory();
 
         var page = await history.ReadAsync(job, afterSeq: 1, limit: 10, CancellationToken.None);
 
@@ -142,33 +143,191 @@ public sealed class JobStreamsTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Writer_FailingLog_RetriesOnTheClockThenLogsTheBatchAsLost()
+    public async Task Writer_FailingLog_RetriesOnTheClockForItsRetryTime_ThenReportsTheBatchAsLost()
     {
         var log = Substitute.For<IJobEventLog>();
         log.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()).Returns(Task.FromException(new IOException("disk gone")));
-        var writer = new JobEventWriter(log, Options.Create(_options), _clock, _logs.CreateLogger<JobEventWriter>());
+        var options = new RealtimeOptions { EventLogBatchSize = 3, EventLogRetryFor = TimeSpan.FromSeconds(20) };
+        var writer = new JobEventWriter(log, Options.Create(options), _clock, _logs.CreateLogger<JobEventWriter>());
+        var lost = new List<(Guid, long, long)>();
+        writer.Lost += (job, first, last) => lost.Add((job, first, last));
         var running = writer.RunAsync(CancellationToken.None);
+        var job = Guid.NewGuid();
 
-        await writer.AppendAsync(new JobEvent(Guid.NewGuid(), 1, MessageType.Progress, [], At, false));
+        await writer.AppendAsync(new JobEvent(job, 1, MessageType.Progress, [], At, false));
+        await writer.AppendAsync(new JobEvent(job, 2, MessageType.Frame, [], At, false));
         var flushed = writer.FlushAsync(CancellationToken.None);
-        await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() == 1, "attempt 1");
-        await Task.Delay(50);
+        await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Any(), "attempt 1");
+        Assert.NotNull(writer.Health.Failing);
 
-        // Nothing more happens until the clock moves: the writer waits for its retry pause on the injected clock.
-        Assert.Single(log.ReceivedCalls());
+        // The writer waits for its retry pause on the injected clock: 19 s later it still holds the batch.
+        for (var i = 0; i < 19; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() >= Math.Min(i + 2, 5), $"retry after {i + 1} s");
+        }
+
         Assert.False(flushed.IsCompleted);
+        Assert.Equal(0, writer.Health.MessagesLost);
+        Assert.Empty(lost);
+
         await TestSupport.Eventually.TrueAsync(
             () =>
             {
                 _clock.Advance(TimeSpan.FromSeconds(1));
-                return log.ReceivedCalls().Count() >= 5;
+                return flushed.IsCompleted;
             },
-            "five attempts");
-        await flushed.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(5, log.ReceivedCalls().Count());
-        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("Gave up writing 1 messages", StringComparison.Ordinal));
+            "given up");
+        Assert.Equal([(job, 1L, 2L)], lost);
+        Assert.Equal(2, writer.Health.MessagesLost);
+        Assert.True(writer.Health.WriteFailures >= 6);
+        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("Gave up writing 2 messages", StringComparison.Ordinal));
+        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains($"Messages 1-2 of job {job}", StringComparison.Ordinal));
+
+        // The store is back: the next write succeeds and the writer is healthy again.
+        log.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()).Returns(Task.CompletedTask);
+        await writer.AppendAsync(new JobEvent(job, 3, MessageType.Frame, [], At, false));
+        await writer.FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Null(writer.Health.Failing);
         writer.Complete();
         await running.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Writer_LogBackWithinTheRetryTime_LosesNothing()
+    {
+        var log = Substitute.For<IJobEventLog>();
+        var stored = new List<JobEvent>();
+        var failures = 3;
+        log.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()).Returns(call =>
+        {
+            if (Interlocked.Decrement(ref failures) >= 0)
+            {
+                return Task.FromException(new IOException("database is locked"));
+            }
+
+            stored.AddRange(call.Arg<IReadOnlyList<JobEvent>>());
+            return Task.CompletedTask;
+        });
+        var writer = new JobEventWriter(log, Options.Create(_options), _clock, _logs.CreateLogger<JobEventWriter>());
+        var running = writer.RunAsync(CancellationToken.None);
+        var job = Guid.NewGuid();
+
+        await writer.AppendAsync(new JobEvent(job, 1, MessageType.Progress, [], At, false));
+        var flushed = writer.FlushAsync(CancellationToken.None);
+        await TestSupport.Eventually.TrueAsync(
+            () =>
+            {
+                _clock.Advance(TimeSpan.FromSeconds(1));
+                return flushed.IsCompleted;
+            },
+            "stored after three failures");
+
+        Assert.Equal([1L], stored.Select(e => e.Seq));
+        Assert.Equal(0, writer.Health.MessagesLost);
+        Assert.Null(writer.Health.Failing);
+        writer.Complete();
+        await running.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Streams_MessagesTheLogLost_AreAnnouncedByAWarningBeforeTheJobsNextMessage()
+    {
+        var log = Substitute.For<IJobEventLog>();
+        var stored = new List<JobEvent>();
+        var failing = true;
+        log.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()).Returns(call =>
+        {
+            if (Volatile.Read(ref failing))
+            {
+                return Task.FromException(new IOException("database is locked"));
+            }
+
+            lock (stored)
+            {
+                stored.AddRange(call.Arg<IReadOnlyList<JobEvent>>());
+            }
+
+            return Task.CompletedTask;
+        });
+        var options = new RealtimeOptions { EventLogBatchSize = 10, EventLogRetryFor = TimeSpan.FromSeconds(1) };
+        var writer = new JobEventWriter(log, Options.Create(options), _clock, NullLogger<JobEventWriter>.Instance);
+        var streams = new JobStreams(new MessageSerializer(), writer, _fanOut, Options.Create(options), NullLogger<JobStreams>.Instance);
+        var running = writer.RunAsync(CancellationToken.None);
+        var job = Guid.NewGuid();
+
+        await streams.PublishAsync(Message(Progress(job, 0)));
+        await streams.PublishAsync(Message(Frame(job, 1)));
+        var flushed = writer.FlushAsync(CancellationToken.None);
+        await TestSupport.Eventually.TrueAsync(
+            () =>
+            {
+                _clock.Advance(TimeSpan.FromSeconds(1));
+                return flushed.IsCompleted;
+            },
+            "given up");
+        Volatile.Write(ref failing, false);
+
+        await streams.PublishAsync(Message(Frame(job, 2)));
+        await writer.FlushAsync(CancellationToken.None);
+
+        // seq 3 is the warning, published before the frame that came next (seq 4); both stored, both on the live feed.
+        Assert.Equal([3L, 4L], stored.Select(e => e.Seq));
+        Assert.Equal(MessageType.Warning, stored[0].Type);
+        using var warning = JsonDocument.Parse(stored[0].Json);
+        var payload = warning.RootElement.GetProperty("payload");
+        Assert.Equal(JobStreams.ServerWarningSource, payload.GetProperty("plugin").GetString());
+        Assert.Contains("Messages 1-2 of this job could not be stored", payload.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("high", payload.GetProperty("severity").GetString());
+        _fanOut.Received(1).Publish(Arg.Is<PublishedMessage>(m => m.Outbound.Seq == 3 && m.Outbound.Type == MessageType.Warning));
+        writer.Complete();
+        await running.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task History_HoleInTheLog_APageStopsBeforeIt_AndThePageAtItNamesTheMissingRange()
+    {
+        var job = Guid.NewGuid();
+        var kept = new[] { 1L, 2, 3, 7, 8 }.Select(seq => new JobEvent(job, seq, MessageType.Frame, [], At, seq == 8)).ToList();
+        _log.ReadAsync(job, Arg.Any<long>(), Arg.Any<int>(), Arg.Any<CancellationToken>())
+            .Returns(call => kept.Where(e => e.Seq > call.ArgAt<long>(1)).Take(call.ArgAt<int>(2)).ToList());
+        var history = NewHistory();
+
+        var before = await history.ReadPageAsync(job, afterSeq: 1, limit: 10, CancellationToken.None);
+        var atTheHole = await history.ReadPageAsync(job, afterSeq: 3, limit: 10, CancellationToken.None);
+        var after = await history.ReadPageAsync(job, afterSeq: 6, limit: 10, CancellationToken.None);
+
+        Assert.Equal([2L, 3], before.Items.Select(m => m.Seq!.Value));
+        Assert.Null(before.Missing);
+        Assert.Empty(atTheHole.Items);
+        Assert.Equal(new SeqRange(4, 6), atTheHole.Missing!.Missing);
+        Assert.Equal(7, atTheHole.Missing.FirstSeq);
+        Assert.Equal([7L, 8], after.Items.Select(m => m.Seq!.Value));
+        Assert.Equal(1, _writer.Health.GapsReported);
+    }
+
+    [Fact]
+    public async Task History_Subscriber_GetsReplayUnavailableInPlaceOfTheHole_ThenWhatFollows()
+    {
+        var job = Guid.NewGuid();
+        var kept = new[] { 1L, 2, 5, 6, 9 }.Select(seq => new JobEvent(job, seq, MessageType.Frame, [], At, seq == 9)).ToList();
+        _log.ReadAsync(job, Arg.Any<long>(), Arg.Any<int>(), Arg.Any<CancellationToken>())
+            .Returns(call => kept.Where(e => e.Seq > call.ArgAt<long>(1)).Take(call.ArgAt<int>(2)).ToList());
+        var history = NewHistory();
+
+        var first = await history.ReadForSubscriberAsync(job, afterSeq: 0, limit: 10, CancellationToken.None);
+        var second = await history.ReadForSubscriberAsync(job, afterSeq: 2, limit: 10, CancellationToken.None);
+        var third = await history.ReadForSubscriberAsync(job, afterSeq: 6, limit: 10, CancellationToken.None);
+
+        Assert.Equal([1L, 2], first.Select(m => m.Seq!.Value));
+        Assert.Equal([null, 5L, 6], second.Select(m => m.Seq));
+        Assert.Equal(MessageType.Error, second[0].Type);
+        using var error = JsonDocument.Parse(second[0].Json);
+        var details = error.RootElement.GetProperty("payload").GetProperty("details");
+        Assert.Equal("REPLAY_UNAVAILABLE", details.GetProperty("error_code").GetString());
+        Assert.Contains("Messages 3-4 of job", details.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal([null, 9L], third.Select(m => m.Seq));
+        Assert.Equal(2, _writer.Health.GapsReported);
     }
 
     [Fact]
@@ -242,6 +401,10 @@ public sealed class JobStreamsTests : IAsyncDisposable
         Assert.Equal(4, stream.LastProgress!.Value.Seq);
         Assert.Throws<ArgumentException>(() => stream.Add(new OutboundMessage(MessageType.Frame, [], 9)));
     }
+
+    private JobHistory NewHistory() =>
+        new(_streams, NoBackplane(), _writer, _log, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
+            new MessageSerializer());
 
     private RemoteJobStreams NoBackplane() =>
         new(_streams, _log, _fanOut, Options.Create(_options), _clock, NullLogger<RemoteJobStreams>.Instance);

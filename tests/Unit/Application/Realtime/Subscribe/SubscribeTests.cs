@@ -38,7 +38,7 @@ public sealed class SubscribeTests
         var remote = new RemoteJobStreams(_streams, _log, fanOut, options, clock, NullLogger<RemoteJobStreams>.Instance);
         var catalog = new PluginCatalog([TestPlugin.Echo("echo"), TestPlugin.Echo("other")]);
         var messages = new RealtimeMessages(new RealtimeMessageValidator(), clock, NullLogger<RealtimeMessages>.Instance);
-        _handler = new SubscribeHandler(_mediator, catalog, new JobHistory(_streams, remote, writer, _log), remote, messages, _serializer, options);
+        _handler = new SubscribeHandler(_mediator, catalog, new JobHistory(_streams, remote, writer, _log, messages, _serializer), remote, messages, _serializer, options);
     }
 
     [Fact]
