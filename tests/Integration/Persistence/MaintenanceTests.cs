@@ -17,39 +17,51 @@ public sealed class MaintenanceTests
     public async Task Restart_WithA100000MessageJobToPurge_SubmissionsAndJobsGoOn_AndStopIsPromptMidPurge()
     {
         var first = await ServerFixture.StartAsync();
+        try
+        {
+            await RestartMidPurgeAsync(first);
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+    }
+
+    private static async Task RestartMidPurgeAsync(ServerFixture first)
+    {
         var (old, _) = await first.RunJobAsync(ServerFixture.Synthetic(3, width: 64, height: 64), ["frame_quality"]);
         await first.StopAsync();
-        await first.DisposeAsync();
         var database = Path.Combine(first.Root, "jobs.db");
         var end = await AddMessagesThatEndedLongAgoAsync(database, old);
 
         var settings = new Dictionary<string, string?> { ["Realtime:ReplayRetention"] = "00:00:01" };
         var second = await ServerFixture.StartAsync(settings, root: first.Root);
-        try
-        {
-            // The purge runs from the start, in the background: submissions answer at once, a job runs to its end.
-            var clock = Stopwatch.StartNew();
-            var id = await second.SubmitJobAsync(ServerFixture.Synthetic(10, width: 64, height: 64), ["frame_quality"]);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"POST /v1/jobs took {clock.Elapsed} during the purge");
-            await second.WaitForStatusAsync(id, TimeSpan.FromSeconds(30), "completed");
-            Assert.True(await FirstSeqAsync(database, old) < end - 1000, "the purge is still going when the job has finished");
 
-            clock.Restart();
-            await second.StopAsync();
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {clock.Elapsed} while the purge ran");
-        }
-        finally
-        {
-            await second.DisposeAsync();
-        }
+        // The purge runs from the start, in the background: submissions answer at once, a job runs to its end.
+        var clock = Stopwatch.StartNew();
+        var id = await second.SubmitJobAsync(ServerFixture.Synthetic(10, width: 64, height: 64), ["frame_quality"]);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"POST /v1/jobs took {clock.Elapsed} during the purge");
+        await second.WaitForStatusAsync(id, TimeSpan.FromSeconds(30), "completed");
+        Assert.True(await FirstSeqAsync(database, old) < end - 1000, "the purge is still going when the job has finished");
+
+        clock.Restart();
+        await second.StopAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {clock.Elapsed} while the purge ran");
 
         var left = await FirstSeqAsync(database, old);
         Assert.True(left < end, $"the stop cut the purge short (first kept {left})");
-        await using var third = await ServerFixture.StartAsync(settings, root: first.Root);
-        await ServerFixture.WaitUntilAsync(
-            async () => await FirstSeqAsync(database, old) == end, TimeSpan.FromSeconds(120), "the next start finishes the purge");
-        var events = await third.GetJsonAsync($"/v1/jobs/{old}/events?since={end - 1}");
-        Assert.Equal(end, Assert.Single(events.GetProperty("items").EnumerateArray()).GetProperty("seq").GetInt64());
+        var third = await ServerFixture.StartAsync(settings, root: first.Root);
+        try
+        {
+            await ServerFixture.WaitUntilAsync(
+                async () => await FirstSeqAsync(database, old) == end, TimeSpan.FromSeconds(120), "the next start finishes the purge");
+            var events = await third.GetJsonAsync($"/v1/jobs/{old}/events?since={end - 1}");
+            Assert.Equal(end, Assert.Single(events.GetProperty("items").EnumerateArray()).GetProperty("seq").GetInt64());
+        }
+        finally
+        {
+            await third.StopAsync();
+        }
     }
 
     /// <summary>The job's log grows by 100,000 messages whose last ends it, all from the year 2000; returns the last seq.</summary>
