@@ -32,6 +32,7 @@ internal static class StorageRegistration
                     throw new InvalidOperationException("Storage:Provider=postgres needs ConnectionStrings:Jobs (an Npgsql connection string).");
                 }
 
+                connectionString = WithPostgresTimeouts(connectionString, StoreSettings.RequestTimeout(configuration));
                 services.AddPooledDbContextFactory<PostgresJobsDbContext>(o => o.UseNpgsql(connectionString));
                 services.AddSingleton<IDbContextFactory<JobsDbContext>, ProviderContextFactory<PostgresJobsDbContext>>();
                 services.AddSingleton(new Execution.JobStoreConnection(connectionString));
@@ -60,6 +61,30 @@ internal static class StorageRegistration
             DefaultTimeout = (int)Math.Max(1, Math.Ceiling(timeout.TotalSeconds)),
         };
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// A stalled PostgreSQL server (paused, or a network that drops packets) answers nothing: a connection attempt and a
+    /// command wait for it at most <c>Storage:RequestTimeout</c> (Npgsql then cancels the command and, if the server does
+    /// not answer the cancel either, breaks the connection), unless the connection string sets <c>Timeout</c> or
+    /// <c>Command Timeout</c> itself.
+    /// </summary>
+    internal static string WithPostgresTimeouts(string connectionString, TimeSpan timeout)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        var seconds = (int)Math.Max(1, Math.Ceiling(timeout.TotalSeconds));
+        if (!given.ContainsKey("Timeout"))
+        {
+            builder.Timeout = seconds;
+        }
+
+        if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout"))
+        {
+            builder.CommandTimeout = seconds;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>Hands out a provider's own context type as the <see cref="JobsDbContext"/> the rest of the code uses.</summary>

@@ -19,8 +19,9 @@ public static class StoreFailures
     private const int SqliteCantOpen = 14;
 
     // PostgreSQL SQLSTATEs of an unavailable server: connection exceptions (class 08), too many connections, lock not
-    // available, query cancelled by a timeout, admin/crash shutdown, cannot connect now.
-    private static readonly HashSet<string> PostgresUnavailable = ["53300", "55P03", "57014", "57P01", "57P02", "57P03", "58000", "58030"];
+    // available, a database not accepting connections (55000), query cancelled by a timeout, admin/crash shutdown, cannot
+    // connect now.
+    private static readonly HashSet<string> PostgresUnavailable = ["53300", "55000", "55P03", "57014", "57P01", "57P02", "57P03", "58000", "58030"];
 
     /// <summary>Whether <paramref name="exception"/> (or one it wraps) says the store is unavailable for now.</summary>
     public static bool IsUnavailable(Exception? exception)
