@@ -63,6 +63,7 @@ public static class ServerApp
 
         var app = builder.Build();
         app.UseMiddleware<RequestLogging>();
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(Realtime.CoalescingUpgradeFeature.InstallAsync);
