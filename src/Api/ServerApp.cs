@@ -23,9 +23,14 @@ public static class ServerApp
         // Configuration is read once at start: reloading it on change would watch the whole content root, where the
         // SQLite database lives by default, and wake on every write a job makes (~3 % of a job's CPU). An explicit
         // --hostBuilder:reloadConfigOnChange=true still turns it on.
+        // The content root (where appsettings.json is read) is the app's own folder, not the working directory, so a
+        // server started from anywhere reads its settings; an explicit --contentRoot (or ASPNETCORE_/DOTNET_CONTENTROOT)
+        // still wins. Relative paths in the settings (the SQLite file, the media root) stay relative to the working
+        // directory, as before.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+            ContentRootPath = ExplicitContentRoot(args) is null ? AppContext.BaseDirectory : null,
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
         configure?.Invoke(builder);
@@ -59,6 +64,7 @@ public static class ServerApp
 
         var app = builder.Build();
         app.UseMiddleware<RequestLogging>();
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(Realtime.CoalescingUpgradeFeature.InstallAsync);
@@ -94,6 +100,16 @@ public static class ServerApp
 
         return app;
     }
+
+    /// <summary>A content root the operator chose: the command line's, else the environment's (as the host reads them).</summary>
+    private static string? ExplicitContentRoot(string[] args) =>
+        new ConfigurationBuilder()
+            .AddEnvironmentVariables("DOTNET_")
+            .AddEnvironmentVariables("ASPNETCORE_")
+            .AddCommandLine(args)
+            .Build()[HostDefaults.ContentRootKey] is { Length: > 0 } root
+            ? root
+            : null;
 
     /// <summary><c>Cors:AllowedOrigins</c> as an array or one comma-separated value; empty = no cross-origin access.</summary>
     private static string[] CorsOrigins(ConfigurationManager configuration)

@@ -118,7 +118,7 @@ public static partial class MediaEndpoints
         {
             return await reader.ReadNextSectionAsync(cancellationToken);
         }
-        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested && !RequestBodyStream.IsBodyTooLarge(ex))
         {
             throw new InvalidDataException("it ends before its closing boundary", ex);
         }
@@ -182,11 +182,19 @@ internal sealed class RequestBodyStream(Stream inner, HttpContext context) : Str
         {
             return await inner.ReadAsync(buffer, cancellationToken);
         }
-        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested && !IsBodyTooLarge(ex))
         {
             throw new InvalidDataException("it ends before its closing boundary", ex);
         }
     }
+
+    /// <summary>
+    /// Kestrel's body limit (the upload limit plus the envelope allowance) cut the body off: a 413, not a malformed body.
+    /// A chunked body has no length to refuse up front, and the multipart reader reads ahead of the file's bytes, so this,
+    /// not the library's own count, is often what stops an upload past the limit.
+    /// </summary>
+    internal static bool IsBodyTooLarge(IOException exception) =>
+        exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

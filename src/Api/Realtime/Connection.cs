@@ -363,6 +363,12 @@ public sealed partial class Connection : IRealtimeSubscriber
                 if (TryGoLive(last))
                 {
                     LogReplayed(Id, replay.AfterSeq, last);
+                    if (replay.EndedByAsync is { } endedBy && await endedBy(last, token))
+                    {
+                        // The job had ended and the client now has its last message: nothing more will come.
+                        RequestClose(1000, "the job has ended; its stream is complete", drain: true);
+                    }
+
                     return;
                 }
 
@@ -404,6 +410,11 @@ public sealed partial class Connection : IRealtimeSubscriber
 
 /// <summary>
 /// Where a resuming connection's history comes from: the job's messages after <see cref="AfterSeq"/>, read a page at a
-/// time by <see cref="ReadAsync"/> (an empty page: nothing more yet).
+/// time by <see cref="ReadAsync"/> (an empty page: nothing more yet). <see cref="EndedByAsync"/>, when given, says whether
+/// the job has ended with a message at or before a <c>seq</c>: a replay that has caught up with an ended job closes
+/// (1000) after its last message instead of waiting for live messages that will never come.
 /// </summary>
-public sealed record Replay(long AfterSeq, Func<long, CancellationToken, Task<IReadOnlyList<OutboundMessage>>> ReadAsync);
+public sealed record Replay(
+    long AfterSeq,
+    Func<long, CancellationToken, Task<IReadOnlyList<OutboundMessage>>> ReadAsync,
+    Func<long, CancellationToken, Task<bool>>? EndedByAsync = null);

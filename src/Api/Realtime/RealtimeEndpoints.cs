@@ -115,7 +115,10 @@ public static partial class RealtimeEndpoints
 
     private static Replay? ReplayOf(SubscriptionPlan plan, JobHistory history, RealtimeSessions manager) =>
         plan is { JobId: { } jobId, ReplayAfter: { } after }
-            ? new Replay(after, (afterSeq, token) => history.ReadForSubscriberAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token))
+            ? new Replay(
+                after,
+                (afterSeq, token) => history.ReadForSubscriberAsync(jobId, afterSeq, manager.Options.EventLogBatchSize, token),
+                async (upTo, token) => await history.RangeAsync(jobId, token) is { Ended: true } range && range.LastSeq <= upTo)
             : null;
 
     /// <summary>
@@ -130,7 +133,7 @@ public static partial class RealtimeEndpoints
         {
             if (session.Count > 1 || !Guid.TryParse(session[0], out var parsed))
             {
-                return Subscription.Refused(4000, "invalid session_id: it must be one UUID");
+                return Subscription.Invalid("session_id", "invalid session_id: it must be one UUID");
             }
 
             sessionId = parsed;
@@ -151,7 +154,7 @@ public static partial class RealtimeEndpoints
         var since = context.Request.Query["since"];
         if (since.Count > 1)
         {
-            return Subscription.Refused(4000, "invalid since: give it once");
+            return Subscription.Invalid("since", "invalid since: give it once");
         }
 
         // An EventSource reconnects to the same URL with Last-Event-ID: the header is newer than the query's since. On a
@@ -190,11 +193,11 @@ public static partial class RealtimeEndpoints
         }
     }
 
+    /// <summary>The HTTP problem of a refused event stream; a bad parameter is a validation problem titled after that parameter.</summary>
     private static IResult RefusalProblem(Subscription refusal) => refusal switch
     {
-        { Errors: { } errors } => Results.ValidationProblem(
-            errors.ToDictionary(e => e.Key, e => e.Value), title: "Invalid since.", detail: refusal.RefusalReason),
-        { RefusalCode: 4000 } => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid session_id.", detail: refusal.RefusalReason),
+        { Errors: { Count: > 0 } errors } => Results.ValidationProblem(
+            errors.ToDictionary(e => e.Key, e => e.Value), title: $"Invalid {errors.Keys.First()}.", detail: refusal.RefusalReason),
         { RefusalCode: 4004 } => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown job.", detail: refusal.RefusalReason),
         _ => Results.Problem(
             statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.Of(StatusCodes.Status429TooManyRequests), title: "Capacity exceeded.",
@@ -205,6 +208,10 @@ public static partial class RealtimeEndpoints
         Guid? SessionId, SubscriptionPlan? Plan, int RefusalCode, string? RefusalReason, IReadOnlyDictionary<string, string[]>? Errors)
     {
         public static Subscription Refused(int code, string reason) => new(null, null, code, reason, null);
+
+        /// <summary>A bad query parameter: 4000 on a WebSocket, a 400 naming <paramref name="parameter"/> on SSE.</summary>
+        public static Subscription Invalid(string parameter, string reason) =>
+            new(null, null, 4000, reason, new Dictionary<string, string[]> { [parameter] = [reason] });
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection refused with {Code}: {Reason}")]

@@ -13,6 +13,13 @@ public sealed record SecurityOptions(IReadOnlyList<string> ApiKeys, IReadOnlyLis
 
     public bool RateLimitEnabled => CreateJobPerMinute > 0;
 
+    /// <summary>
+    /// The host names of <c>AllowedHosts</c> (semicolon-separated; <c>*.example.com</c> allowed), empty when it is
+    /// <c>*</c> or unset: names the host filter guarantees a request's <c>Host</c> is one of, so that a page served under
+    /// them counts as the server's own origin.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
     public static SecurityOptions From(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -22,7 +29,17 @@ public sealed record SecurityOptions(IReadOnlyList<string> ApiKeys, IReadOnlyLis
             throw new InvalidOperationException("RateLimits:CreateJobPerMinute must be 0 (off) or positive.");
         }
 
-        return new SecurityOptions(List(configuration.GetSection("Auth:ApiKeys")), List(configuration.GetSection("Realtime:AllowedOrigins")), perMinute);
+        return new SecurityOptions(List(configuration.GetSection("Auth:ApiKeys")), List(configuration.GetSection("Realtime:AllowedOrigins")), perMinute)
+        {
+            AllowedHosts = Hosts(configuration["AllowedHosts"]),
+        };
+    }
+
+    /// <summary><c>AllowedHosts</c> as the host filter reads it; <c>*</c> anywhere allows any host, so none is guaranteed.</summary>
+    private static List<string> Hosts(string? allowedHosts)
+    {
+        var hosts = (allowedHosts ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        return hosts.Contains("*") ? [] : hosts;
     }
 
     private static List<string> List(IConfigurationSection section)

@@ -8,6 +8,7 @@ namespace CleanRealtime.IntegrationTests.Reliability;
 internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
 
     private ServerProcess(Process process, Uri baseAddress)
     {
@@ -19,6 +20,9 @@ internal sealed class ServerProcess : IAsyncDisposable
     public Uri BaseAddress { get; }
 
     public HttpClient Http { get; }
+
+    /// <summary>The process's console output so far (stdout and stderr), line by line; the last 10,000 lines are kept.</summary>
+    public IReadOnlyList<string> Output => [.. _output];
 
     /// <summary>The server's resident memory now and its peak so far (Linux <c>/proc/&lt;pid&gt;/status</c>: VmRSS, VmHWM), in bytes.</summary>
     public (long Resident, long Peak) Memory()
@@ -50,11 +54,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server process");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        process.OutputDataReceived += (_, line) => server.Keep(line.Data);
+        process.ErrorDataReceived += (_, line) => server.Keep(line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}"));
         await server.WaitReadyAsync();
         return server;
     }
@@ -105,6 +109,20 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         throw new TimeoutException("the server process did not become ready in 60 s");
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        if (_output.Count > 10_000)
+        {
+            _output.TryDequeue(out _);
+        }
     }
 
     private static int FreePort()

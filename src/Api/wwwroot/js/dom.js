@@ -5,6 +5,8 @@ export function h(tag, attributes = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') element.addEventListener(name.slice(2), value);
     else if (name === 'dataset') Object.assign(element.dataset, value);
+    // Through the CSSOM, never a style attribute: the Content-Security-Policy (style-src 'self') refuses inline styles.
+    else if (name === 'style') Object.assign(element.style, value);
     else if (value === true) element.setAttribute(name, '');
     else element.setAttribute(name, String(value));
   }

@@ -113,7 +113,7 @@ export function renderJob(view, jobId, { setConnection }) {
       const ms = state.timings.get(plugin) ?? 0;
       return h('li', { dataset: { plugin } },
         h('span', { class: 'label' }, plugin),
-        h('span', { class: 'bar-track', 'aria-hidden': 'true' }, h('span', { class: 'bar', style: `width:${(100 * ms / max).toFixed(1)}%` })),
+        h('span', { class: 'bar-track', 'aria-hidden': 'true' }, h('span', { class: 'bar', style: { width: `${(100 * ms / max).toFixed(1)}%` } })),
         h('span', { class: 'value' }, formatMs(ms)));
     }));
     frameTable.replaceChildren(...state.plugins.map((plugin) => h('tr', { dataset: { plugin } },

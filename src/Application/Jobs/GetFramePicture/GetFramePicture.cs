@@ -32,10 +32,13 @@ public sealed class GetFramePictureHandler(LiveJobs live, IJobRepository reposit
 {
     private const string FramePrefix = "frame-";
 
+    /// <summary>The longest frame id a 404 repeats whole (the bound of a media name).</summary>
+    public const int MaxEchoedLength = 1024;
+
     public async Task<byte[]> Handle(GetFramePicture request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var index = IndexOf(request.FrameId) ?? throw new NotFoundException($"Job {request.JobId} has no frame '{request.FrameId}'.");
+        var index = IndexOf(request.FrameId) ?? throw NoSuchFrame(request);
 
         string source;
         FramePage? page;
@@ -54,10 +57,23 @@ public sealed class GetFramePictureHandler(LiveJobs live, IJobRepository reposit
         // Frames are recorded in order from 1, so frame n sits at position n-1; the id check guards that assumption.
         if (page?.Items is not [var frame] || !string.Equals(frame.FrameId, request.FrameId, StringComparison.Ordinal))
         {
-            throw new NotFoundException($"Job {request.JobId} has no frame '{request.FrameId}'.");
+            throw NoSuchFrame(request);
         }
 
         return renderer.RenderJpeg(source, index, request.Overlay ? frame.Results : null, request.Width);
+    }
+
+    /// <summary>
+    /// The 404 of a frame id the job does not have. The id is echoed up to <see cref="MaxEchoedLength"/> characters, as a
+    /// media name is (a longer one is cut, with its length), so a client cannot make the server repeat kilobytes back.
+    /// </summary>
+    private static NotFoundException NoSuchFrame(GetFramePicture request)
+    {
+        var id = request.FrameId;
+        var echoed = id.Length <= MaxEchoedLength
+            ? $"'{id}'"
+            : string.Create(CultureInfo.InvariantCulture, $"'{id.AsSpan(0, MaxEchoedLength)}…' ({id.Length} characters)");
+        return new NotFoundException($"Job {request.JobId} has no frame {echoed}.");
     }
 
     /// <summary><c>frame-000042</c> → 42; null for anything that is not a frame id.</summary>

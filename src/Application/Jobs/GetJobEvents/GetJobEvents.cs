@@ -46,7 +46,8 @@ public sealed class GetJobEventsHandler(IMediator mediator, JobHistory history) 
         var limit = request.Limit is null ? GetJobEvents.DefaultLimit : int.Parse(request.Limit, System.Globalization.CultureInfo.InvariantCulture);
 
         var range = await history.RangeAsync(job.Id, cancellationToken).ConfigureAwait(false);
-        if (range is not null && since + 1 < range.FirstSeq)
+        // A resume point past the job's last seq has nothing to replay; not since + 1, which overflows at long.MaxValue.
+        if (range is not null && since < range.FirstSeq - 1)
         {
             throw new ReplayUnavailableException(job.Id, range.FirstSeq);
         }

@@ -85,7 +85,8 @@ public sealed class SubscribeHandler(
 
         var since = long.Parse(request.Since, System.Globalization.CultureInfo.InvariantCulture);
         var range = await history.RangeAsync(job.Id, cancellationToken).ConfigureAwait(false);
-        if (range is not null && since + 1 < range.FirstSeq)
+        // A resume point past the job's last seq has nothing to replay; not since + 1, which overflows at long.MaxValue.
+        if (range is not null && since < range.FirstSeq - 1)
         {
             var unavailable = new ReplayUnavailableException(job.Id, range.FirstSeq);
             Add(welcome, new ErrorPayload(

@@ -121,6 +121,65 @@ public sealed class ConnectionReplayTests
     }
 
     [Fact]
+    public async Task Replay_CaughtUpWithAJobThatHasEnded_SendsTheWelcomeAndTheRestThenClosesWith1000()
+    {
+        await using var harness = new RealtimeHarness();
+        var transport = new RecordingTransport();
+        var log = new List<OutboundMessage>();
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            log.Add(harness.Serializer.ToOutbound(harness.Message(Status(Job, seq)) with { Seq = seq }));
+        }
+
+        var askedUpTo = new List<long>();
+        var replay = new Replay(
+            1,
+            (after, _) => Task.FromResult<IReadOnlyList<OutboundMessage>>([.. log.Where(m => m.Seq > after)]),
+            (upTo, _) =>
+            {
+                askedUpTo.Add(upTo);
+                return Task.FromResult(upTo >= 3);
+            });
+
+        var connection = harness.Manager.TryAdd(transport, Job, null, harness.Welcome(new PingPayload(30)), replay: replay).Connection!;
+        await connection.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(MessageType.Ping, (await transport.NextAsync()).Type);
+        Assert.Equal(2, (await transport.NextAsync()).Seq);
+        Assert.Equal(3, (await transport.NextAsync()).Seq);
+        Assert.False(transport.TryTake(out _));
+        Assert.Equal(1000, transport.CloseCode);
+        Assert.Equal([3L], askedUpTo);
+    }
+
+    [Fact]
+    public async Task Replay_CaughtUpWithAJobStillRunning_StaysOpenAndGoesLive()
+    {
+        await using var harness = new RealtimeHarness();
+        var transport = new RecordingTransport();
+        var log = new List<OutboundMessage>();
+        PublishAndLog(harness, log, 1);
+        var asked = 0;
+        var replay = new Replay(
+            0,
+            (after, _) => Task.FromResult<IReadOnlyList<OutboundMessage>>([.. log.Where(m => m.Seq > after)]),
+            (_, _) =>
+            {
+                Interlocked.Increment(ref asked);
+                return Task.FromResult(false);
+            });
+
+        var connection = harness.Manager.TryAdd(transport, Job, null, [], replay: replay).Connection!;
+        await Eventually.TrueAsync(() => Volatile.Read(ref asked) == 1, "the replay caught up");
+        PublishAndLog(harness, log, 2);
+
+        Assert.Equal(1, (await transport.NextAsync()).Seq);
+        Assert.Equal(2, (await transport.NextAsync()).Seq);
+        Assert.False(connection.Completion.IsCompleted);
+        Assert.Equal(0, transport.CloseCode);
+    }
+
+    [Fact]
     public async Task Snapshot_ItsProgressArrivingLiveAfterTheWelcome_IsNotSentTwice()
     {
         await using var harness = new RealtimeHarness();
