@@ -362,6 +362,12 @@ public sealed partial class RemoteJobStreams(
             lock (mirror.Gate)
             {
                 fromHeld += DeliverHeldLocked(mirror);
+                if (logHoldsEnd && mirror.Tail.Ended)
+                {
+                    EndFromLogLocked(mirror, from, filled, fromHeld, started);
+                    return;
+                }
+
                 after = mirror.Tail.LastSeq;
                 target = mirror.HighestSeen;
                 catchUp = mirror.CatchUp;
@@ -372,11 +378,6 @@ public sealed partial class RemoteJobStreams(
                     if (filled > 0)
                     {
                         LogGapFilled(jobId, from, after, filled, fromHeld, time.GetElapsedTime(started).TotalMilliseconds);
-                    }
-
-                    if (!mirror.Removed && logHoldsEnd && mirror.Tail.Ended)
-                    {
-                        RemoveLocked(mirror, "its job ended and its log holds the end");
                     }
 
                     return;
@@ -422,6 +423,12 @@ public sealed partial class RemoteJobStreams(
                             new BackplaneMessage(string.Empty, jobId, jobEvent.Seq, jobEvent.Type, jobEvent.EndsJob, jobEvent.Json));
                         mirror.HighestSeen = Math.Max(mirror.HighestSeen, jobEvent.Seq);
                     }
+                }
+
+                if (logHoldsEnd && mirror.Tail.Ended)
+                {
+                    EndFromLogLocked(mirror, from, filled + delivered, fromHeld, started);
+                    return;
                 }
 
                 if (catchUp && delivered > 0)
@@ -472,6 +479,21 @@ public sealed partial class RemoteJobStreams(
 
             await Task.Delay(LogRetryDelay, time, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The mirror delivered the job's end, and the log holds it: the mirror is dropped at once, so every read of the job's
+    /// history on this node goes to the log, as on every other node.
+    /// </summary>
+    private void EndFromLogLocked(Mirror mirror, long from, long filled, long fromHeld, long started)
+    {
+        mirror.Filling = false;
+        if (filled + fromHeld > 0)
+        {
+            LogGapFilled(mirror.JobId, from, mirror.Tail.LastSeq, filled, fromHeld, time.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        RemoveLocked(mirror, "its job ended and its log holds the end");
     }
 
     /// <summary>Delivers the held messages that follow on without a gap; drops those already delivered.</summary>

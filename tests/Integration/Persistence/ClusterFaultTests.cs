@@ -1,0 +1,298 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CleanRealtime.IntegrationTests.Infrastructure;
+using CleanRealtime.IntegrationTests.Reliability;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CleanRealtime.IntegrationTests.Persistence;
+
+/// <summary>
+/// A worker that dies mid-job in a cluster on real PostgreSQL and Redis (Testcontainers): API-only nodes in this test
+/// process, the worker as its own OS process killed with SIGKILL. One <c>seq</c>, one history (API.md §3.8, §5): the
+/// job's <c>WORKER_LOST</c> end comes after every message any subscriber got, every node tells the same history, and
+/// one node reaps each lost job.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterFaultTests(PostgresContainer postgres, RedisContainer redis)
+{
+    // Long enough that the worker's lease outlives the store's pause while it is alive; short ones for the reaper race.
+    private const string Lease = "00:00:05";
+    private const string ShortLease = "00:00:02";
+    private static readonly string[] Plugins = ["frame_quality"];
+
+    [SkippableFact]
+    public async Task Cluster_WorkerKilledWhileTheStoreIsPaused_EndFollowsEverySeqDeliveredAndEveryNodeGivesTheSameHistory()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var root = TempRoot();
+        try
+        {
+            await using var a = await NodeAsync(database);
+            await using var c = await NodeAsync(database);
+            Guid job;
+            Collector onWebSocket, onSse;
+            long deliveredBeforeKill;
+            await using (var doomed = await WorkerProcessAsync(root, database, Lease))
+            {
+                job = await a.SubmitJobAsync(ServerFixture.Synthetic(1200, fps: 20, width: 64, height: 64), Plugins);
+                var (socket, _) = await a.ConnectWelcomedAsync($"job_id={job}&since=0");
+                var sse = await a.ConnectSseAsync($"job_id={job}&since=0");
+                onWebSocket = new Collector(socket, job);
+                onSse = new Collector(sse, job);
+                await onWebSocket.WaitForSeqAsync(40);
+
+                // The store freezes; the live feed goes on through Redis, so node A delivers what the log will never get.
+                await postgres.PauseAsync();
+                try
+                {
+                    var atPause = onWebSocket.MaxSeq;
+                    await onWebSocket.WaitForSeqAsync(atPause + 20);
+                    doomed.Kill();
+                    deliveredBeforeKill = onWebSocket.MaxSeq;
+                }
+                finally
+                {
+                    await postgres.UnpauseAsync();
+                }
+            }
+
+            // Nobody renews the lease: one of the API nodes fails the job; its end reaches node A's subscribers, which close.
+            var (webSocketMessages, sseMessages) = (await onWebSocket.Completion, await onSse.Completion);
+            await using var ownedSocket = (RealtimeClient)onWebSocket.Reader;
+            await using var ownedSse = (SseClient)onSse.Reader;
+
+            foreach (var received in new[] { webSocketMessages, sseMessages })
+            {
+                var seqs = received.Select(m => m.Seq!.Value).ToList();
+                Assert.Equal(seqs.Distinct().Order(), seqs);
+                var end = received[^2..];
+                Assert.Equal("WORKER_LOST", end[0].Payload.GetProperty("details").GetProperty("error_code").GetString());
+                Assert.True(end[1].IsEndOf(job) && end[1].Str("stage") == "failed", $"the stream ends with progress failed: {end[1]}");
+                Assert.Equal(end[0].Seq + 1, end[1].Seq);
+                Assert.True(end[0].Seq > deliveredBeforeKill, $"the end ({end[0].Seq}) reuses a seq delivered before the kill ({deliveredBeforeKill})");
+            }
+
+            // Both transports got the same messages, and each seq stored is what was delivered under that seq.
+            var delivered = webSocketMessages.ToDictionary(m => m.Seq!.Value, m => m.Raw);
+            Assert.Equal(webSocketMessages.Select(m => m.Raw), sseMessages.Select(m => m.Raw));
+            var historyOnC = await HistoryAsync(c, job);
+            var stored = historyOnC.Items;
+            Assert.All(stored, item => Assert.True(
+                !delivered.TryGetValue(item.Seq, out var raw) || raw == item.Raw, $"seq {item.Seq} was delivered as {raw} but stored as {item.Raw}"));
+            Assert.Equal(webSocketMessages[^1].Raw, stored[^1].Raw);
+
+            // The store lagged the live feed when the worker died: messages delivered live that were never stored.
+            var storedSeqs = stored.Select(i => i.Seq).ToHashSet();
+            Assert.Contains(delivered.Keys, seq => !storedSeqs.Contains(seq));
+
+            // Every node tells the same history, and a resume after the last message delivered live gets the end only.
+            Assert.Equal(historyOnC.Pages, (await HistoryAsync(a, job)).Pages);
+            var lastLive = webSocketMessages[^3].Seq!.Value;
+            Assert.Equal(lastLive + 1, webSocketMessages[^2].Seq);
+            foreach (var node in new[] { a, c })
+            {
+                var (resumed, _) = await node.ConnectWelcomedAsync($"job_id={job}&since={lastLive}");
+                await using var ownedResumed = resumed;
+                var rest = await resumed.ReceiveJobAsync(job, TimeSpan.FromSeconds(30));
+                Assert.Equal(webSocketMessages[^2..].Select(m => m.Raw), rest.Select(m => m.Raw));
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Cluster_TwoNodesReapTheSameLostJobs_EachGetsExactlyOneEndAndNothingIsLoggedAsAnError()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var root = TempRoot();
+        var logs = new LevelLogs();
+        try
+        {
+            await using var a = await NodeAsync(database, logs, ShortLease);
+            await using var c = await NodeAsync(database, logs, ShortLease);
+            var startUp = logs.Entries.Length; // EF logs its first look for the migrations table of a new database as an error
+            var jobs = new List<Guid>();
+            await using (var doomed = await WorkerProcessAsync(root, database, ShortLease, "--Jobs:MaxConcurrentJobs=3"))
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    jobs.Add(await a.SubmitJobAsync(ServerFixture.Synthetic(1200, fps: 20, width: 64, height: 64), Plugins));
+                }
+
+                foreach (var job in jobs)
+                {
+                    await a.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "running");
+                }
+
+                // Both API nodes' reapers are held by the frozen store until the leases have expired, then run together.
+                await postgres.PauseAsync();
+                try
+                {
+                    doomed.Kill();
+                    await Task.Delay(TimeSpan.Parse(ShortLease, System.Globalization.CultureInfo.InvariantCulture) + TimeSpan.FromSeconds(2));
+                }
+                finally
+                {
+                    await postgres.UnpauseAsync();
+                }
+            }
+
+            foreach (var job in jobs)
+            {
+                var state = await c.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "failed", "completed", "cancelled");
+                Assert.StartsWith("WORKER_LOST", state.GetProperty("error").GetString(), StringComparison.Ordinal);
+                var history = (await HistoryAsync(a, job)).Items;
+                Assert.Single(history, i => i.Raw.Contains("\"WORKER_LOST\"", StringComparison.Ordinal));
+                Assert.Single(history, i => ReceivedMessage.Parse(i.Raw).IsEndOf(job));
+                Assert.True(ReceivedMessage.Parse(history[^1].Raw).IsEndOf(job), "the end is the last message");
+            }
+
+            // The reapers did race: one node found a lost job already claimed by the other and skipped it quietly.
+            var logged = logs.Entries.Skip(startUp).ToList();
+            Assert.Contains(logged, e => e.Message.Contains("was claimed by another node", StringComparison.Ordinal));
+            Assert.DoesNotContain(logged, e => e.Level >= LogLevel.Error);
+            Assert.DoesNotContain(logged, e => e.Message.Contains("23505", StringComparison.Ordinal) || e.Exception?.Contains("23505", StringComparison.Ordinal) == true);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string TempRoot()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "cleanrealtime-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        return root;
+    }
+
+    /// <summary>Every page of <c>GET /v1/jobs/{id}/events</c> from the start, as answered (a refusal ends the walk), and the items read.</summary>
+    private static async Task<(List<string> Pages, List<(long Seq, string Raw)> Items)> HistoryAsync(ServerFixture node, Guid job)
+    {
+        var pages = new List<string>();
+        var items = new List<(long Seq, string Raw)>();
+        long since = 0;
+        for (var page = 0; page < 100; page++)
+        {
+            using var response = await node.Http.GetAsync($"/v1/jobs/{job}/events?since={since}&limit=1000");
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                // A problem: what it says, without what differs per request.
+                var problem = JsonNode.Parse(body)!.AsObject();
+                problem.Remove("traceId");
+                problem.Remove("instance");
+                pages.Add($"{(int)response.StatusCode} {problem.ToJsonString()}");
+                break;
+            }
+
+            pages.Add(body);
+            using var json = JsonDocument.Parse(body);
+            foreach (var item in json.RootElement.GetProperty("items").EnumerateArray())
+            {
+                items.Add((item.GetProperty("seq").GetInt64(), item.GetRawText()));
+            }
+
+            var next = json.RootElement.GetProperty("next_since").GetInt64();
+            if (json.RootElement.GetProperty("finished").GetBoolean() || next == since)
+            {
+                break;
+            }
+
+            since = next;
+        }
+
+        return (pages, items);
+    }
+
+    private Task<ServerProcess> WorkerProcessAsync(string root, string database, string lease, params string[] more) =>
+        ServerProcess.StartAsync(
+            root,
+            [
+                "--Storage:Provider=postgres", $"--ConnectionStrings:Jobs={database}", "--Node:Roles=api,worker",
+                "--Realtime:Backplane=redis", $"--ConnectionStrings:Redis={redis.ConnectionString}",
+                "--Jobs:MaxConcurrentJobs=1", $"--Jobs:LeaseDuration={lease}", .. more,
+            ]);
+
+    private Task<ServerFixture> NodeAsync(string database, LevelLogs? logs = null, string lease = Lease) =>
+        ServerFixture.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Storage:Provider"] = "postgres", ["ConnectionStrings:Jobs"] = database, ["Node:Roles"] = "api",
+                ["Realtime:Backplane"] = "redis", ["ConnectionStrings:Redis"] = redis.ConnectionString,
+                ["Jobs:LeaseDuration"] = lease,
+                ["Logging:LogLevel:CleanRealtime.Infrastructure.Execution"] = "Debug",
+            },
+            logs is null ? null : services => services.AddSingleton<ILoggerProvider>(logs));
+
+    /// <summary>Reads one subscriber's messages in the background until the job's end; tells the highest seq so far.</summary>
+    private sealed class Collector
+    {
+        private long _maxSeq;
+
+        public Collector(IMessageReader reader, Guid job)
+        {
+            Reader = reader;
+            Completion = Task.Run(async () =>
+            {
+                var all = await reader.ReceiveUntilAsync(
+                    m =>
+                    {
+                        if (m.IsFor(job) && m.Seq is { } seq && seq > Volatile.Read(ref _maxSeq))
+                        {
+                            Volatile.Write(ref _maxSeq, seq);
+                        }
+
+                        return m.IsEndOf(job);
+                    },
+                    TimeSpan.FromSeconds(120));
+                return all.Where(m => m.IsFor(job)).ToList();
+            });
+        }
+
+        public IMessageReader Reader { get; }
+
+        public Task<List<ReceivedMessage>> Completion { get; }
+
+        public long MaxSeq => Volatile.Read(ref _maxSeq);
+
+        public Task WaitForSeqAsync(long seq) =>
+            ServerFixture.WaitUntilAsync(
+                () => Completion.IsCompleted ? throw new InvalidOperationException("the stream ended early") : Task.FromResult(MaxSeq >= seq),
+                TimeSpan.FromSeconds(30),
+                $"the subscriber did not get seq {seq} (has {MaxSeq})");
+    }
+
+    /// <summary>Every log entry of the nodes, with its level, category and exception.</summary>
+    private sealed class LevelLogs : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<Entry> _entries = new();
+
+        public Entry[] Entries => [.. _entries];
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
+
+        public void Dispose()
+        {
+        }
+
+        public sealed record Entry(LogLevel Level, string Category, string Message, string? Exception);
+
+        private sealed class Logger(string category, ConcurrentQueue<Entry> entries) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                entries.Enqueue(new Entry(logLevel, category, formatter(state, exception), exception?.ToString()));
+        }
+    }
+}
