@@ -20,7 +20,7 @@ public sealed class ClusterFaultTests(PostgresContainer postgres, RedisContainer
 {
     // Long enough that the worker's lease outlives the store's pause while it is alive; short ones for the reaper race.
     private const string Lease = "00:00:05";
-    private const string ShortLease = "00:00:02";
+    private const string ShortLease = "00:00:03";
     private static readonly string[] Plugins = ["frame_quality"];
 
     [SkippableFact]
@@ -165,6 +165,58 @@ public sealed class ClusterFaultTests(PostgresContainer postgres, RedisContainer
         }
     }
 
+    [SkippableFact]
+    public async Task Cluster_RedisFrozenWhenTheWorkerIsLost_TheReapWaitsForItThenEndsAfterEverySeqDelivered()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var root = TempRoot();
+        var logs = new LevelLogs();
+        try
+        {
+            await using var a = await NodeAsync(database, logs);
+            Guid job;
+            Collector onWebSocket;
+            await using (var doomed = await WorkerProcessAsync(root, database, Lease))
+            {
+                job = await a.SubmitJobAsync(ServerFixture.Synthetic(1200, fps: 20, width: 64, height: 64), Plugins);
+                var (socket, _) = await a.ConnectWelcomedAsync($"job_id={job}&since=0");
+                onWebSocket = new Collector(socket, job);
+                await onWebSocket.WaitForSeqAsync(30);
+
+                // Redis cannot say which seq the worker published last: numbering the end now could reuse one.
+                await redis.PauseAsync();
+                try
+                {
+                    doomed.Kill();
+                    await ServerFixture.WaitUntilAsync(
+                        () => Task.FromResult(logs.Entries.Any(e => e.Message.Contains($"Job {job} lost its worker, but the backplane cannot say", StringComparison.Ordinal))),
+                        TimeSpan.FromSeconds(60),
+                        "the reaper did not find Redis unreachable");
+                    Assert.Equal("running", (await a.GetJsonAsync($"/v1/jobs/{job}/extended")).GetProperty("status").GetString());
+                }
+                finally
+                {
+                    await redis.UnpauseAsync();
+                }
+            }
+
+            // Once Redis answers, the next round fails the job after everything delivered.
+            var messages = await onWebSocket.Completion;
+            await using var ownedSocket = (RealtimeClient)onWebSocket.Reader;
+            var seqs = messages.Select(m => m.Seq!.Value).ToList();
+            Assert.Equal(seqs.Distinct().Order(), seqs);
+            Assert.True(messages[^2].Type == "error", $"the end is WORKER_LOST then progress failed: {string.Join(" | ", messages.TakeLast(4))}");
+            Assert.Equal("WORKER_LOST", messages[^2].Payload.GetProperty("details").GetProperty("error_code").GetString());
+            Assert.Equal(messages[^3].Seq + 1, messages[^2].Seq);
+            var state = await a.WaitForStatusAsync(job, TimeSpan.FromSeconds(30), "failed", "completed", "cancelled");
+            Assert.StartsWith("WORKER_LOST", state.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static string TempRoot()
     {
         var root = Path.Combine(Path.GetTempPath(), "cleanrealtime-tests", Guid.NewGuid().ToString("N"));
@@ -264,7 +316,9 @@ public sealed class ClusterFaultTests(PostgresContainer postgres, RedisContainer
 
         public Task WaitForSeqAsync(long seq) =>
             ServerFixture.WaitUntilAsync(
-                () => Completion.IsCompleted ? throw new InvalidOperationException("the stream ended early") : Task.FromResult(MaxSeq >= seq),
+                () => Completion.IsCompleted
+                    ? throw new InvalidOperationException($"the stream ended early: {Completion.Exception?.GetBaseException().Message ?? string.Join(" | ", Completion.Result.TakeLast(3))}")
+                    : Task.FromResult(MaxSeq >= seq),
                 TimeSpan.FromSeconds(30),
                 $"the subscriber did not get seq {seq} (has {MaxSeq})");
     }
