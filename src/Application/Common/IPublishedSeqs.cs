@@ -8,16 +8,18 @@ namespace CleanRealtime.Application.Common;
 public interface IPublishedSeqs
 {
     /// <summary>
-    /// The highest <c>seq</c> of the job sent to other nodes, 0 when none was. Throws
-    /// <see cref="PublishedSeqsUnavailableException"/> when it cannot be known now (the backplane is unreachable).
+    /// Closes the job on the backplane, for a job whose publisher is gone: from now on nothing its publisher may still
+    /// send (sends it queued before it died, or a worker that lost its lease without knowing) reaches another node.
+    /// Returns the highest <c>seq</c> of the job sent to other nodes before, 0 when none was. Throws
+    /// <see cref="PublishedSeqsUnavailableException"/> when that cannot be known now (the backplane is unreachable).
     /// </summary>
-    Task<long> LastPublishedAsync(Guid jobId, CancellationToken cancellationToken);
+    Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken);
 }
 
 /// <summary>Without a backplane no message leaves the node that publishes it: nothing is recorded, nothing to wait for.</summary>
 public sealed class NoPublishedSeqs : IPublishedSeqs
 {
-    public Task<long> LastPublishedAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);
+    public Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);
 }
 
 /// <summary>The backplane that records the published <c>seq</c>s cannot be asked now; whatever needs them waits for it.</summary>

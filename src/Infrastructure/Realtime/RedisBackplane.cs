@@ -102,6 +102,7 @@ internal sealed partial class BackplaneOutbox
 /// Messages are sent in batches of what the outbox holds, by one script that first raises each job's "last published
 /// <c>seq</c>" key (<see cref="LastSeqKey"/>) and then publishes the messages, atomically: no node can receive a message
 /// whose <c>seq</c> the key does not cover, so a job whose worker dies is ended after it (<see cref="RedisPublishedSeqs"/>).
+/// A job closed that way (<see cref="ClosedKey"/>) is fenced off: the script drops whatever is still sent for it.
 /// </remarks>
 internal sealed partial class RedisLink : BackgroundService
 {
@@ -114,23 +115,38 @@ internal sealed partial class RedisLink : BackgroundService
     // At most this many messages per script call (what the outbox holds when the sender wakes, up to this).
     private const int MaxBatch = 64;
 
-    // KEYS: the batch's jobs' keys. ARGV[1]: the channel; ARGV[2]: the keys' lifetime in ms; ARGV[3 .. 2+#KEYS]: each job's
-    // highest seq in the batch; then the encoded messages, in order. Compared as numbers, written as given (exact).
+    // KEYS: the batch's jobs' last-seq keys, then their closed keys. ARGV[1]: the channel; ARGV[2]: the keys' lifetime in
+    // ms; ARGV[3 .. 2+jobs]: each job's highest seq in the batch; then per message its job's index and its bytes, in order.
+    // Seqs are compared as numbers and written as given (exact). A closed job's messages are dropped.
     private const string PublishScript = """
-        local jobs = #KEYS
+        local jobs = #KEYS / 2
+        local open = {}
         for i = 1, jobs do
-          local seq = ARGV[2 + i]
-          local current = redis.call('GET', KEYS[i])
-          if current == false or tonumber(seq) > tonumber(current) then
-            redis.call('SET', KEYS[i], seq, 'PX', ARGV[2])
-          else
-            redis.call('PEXPIRE', KEYS[i], ARGV[2])
+          open[i] = redis.call('EXISTS', KEYS[jobs + i]) == 0
+          if open[i] then
+            local seq = ARGV[2 + i]
+            local current = redis.call('GET', KEYS[i])
+            if current == false or tonumber(seq) > tonumber(current) then
+              redis.call('SET', KEYS[i], seq, 'PX', ARGV[2])
+            else
+              redis.call('PEXPIRE', KEYS[i], ARGV[2])
+            end
           end
         end
-        for j = 3 + jobs, #ARGV do
-          redis.call('PUBLISH', ARGV[1], ARGV[j])
+        local sent = 0
+        for j = 3 + jobs, #ARGV, 2 do
+          if open[tonumber(ARGV[j])] then
+            redis.call('PUBLISH', ARGV[1], ARGV[j + 1])
+            sent = sent + 1
+          end
         end
-        return #ARGV - 2 - jobs
+        return sent
+        """;
+
+    // KEYS[1]: the job's last-seq key, KEYS[2]: its closed key; ARGV[1]: the lifetime in ms. Returns the last seq sent.
+    private const string CloseScript = """
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+        return redis.call('GET', KEYS[1])
         """;
 
     private readonly string _connectionString;
@@ -203,6 +219,17 @@ internal sealed partial class RedisLink : BackgroundService
     /// <summary>The key that holds the highest <c>seq</c> of a job any node published through Redis.</summary>
     public static RedisKey LastSeqKey(Guid jobId) => "cleanrealtime:job-last-seq:" + jobId.ToString("N");
 
+    /// <summary>The key that marks a job closed on the backplane (its worker was lost): its messages are no longer relayed.</summary>
+    public static RedisKey ClosedKey(Guid jobId) => "cleanrealtime:job-closed:" + jobId.ToString("N");
+
+    /// <summary>Closes the job on the backplane and returns the highest seq relayed before (null: none).</summary>
+    internal static async Task<RedisValue> CloseAsync(IDatabase database, Guid jobId)
+    {
+        var result = await database.ScriptEvaluateAsync(
+            CloseScript, [LastSeqKey(jobId), ClosedKey(jobId)], [(long)LastSeqKeyLifetime.TotalMilliseconds]);
+        return (RedisValue)result;
+    }
+
     /// <summary>Subscribes once Redis answers (the multiplexer subscribes again by itself after every reconnect).</summary>
     private async Task<ChannelMessageQueue> SubscribeAsync(ISubscriber subscriber, CancellationToken stoppingToken)
     {
@@ -239,8 +266,7 @@ internal sealed partial class RedisLink : BackgroundService
 
                 if (_redis!.IsConnected)
                 {
-                    var (keys, values) = PublishArguments(batch);
-                    var sending = _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
+                    var sending = PublishAsync(_redis.GetDatabase(), batch);
                     _ = sending.ContinueWith(
                         static (task, state) => ((RedisLink)state!).OnSendFailed(task.Exception!),
                         this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
@@ -264,6 +290,13 @@ internal sealed partial class RedisLink : BackgroundService
         }
     }
 
+    /// <summary>Sends a batch: raises each open job's last-seq key, then publishes its messages; a closed job's are dropped.</summary>
+    internal static Task<RedisResult> PublishAsync(IDatabase database, IReadOnlyList<BackplaneMessage> batch)
+    {
+        var (keys, values) = PublishArguments(batch);
+        return database.ScriptEvaluateAsync(PublishScript, keys, values);
+    }
+
     /// <summary>The keys and arguments of <see cref="PublishScript"/> for a batch: each job's highest seq, then the messages.</summary>
     internal static (RedisKey[] Keys, RedisValue[] Values) PublishArguments(IReadOnlyList<BackplaneMessage> batch)
     {
@@ -281,19 +314,22 @@ internal sealed partial class RedisLink : BackgroundService
             }
         }
 
-        var keys = new RedisKey[highest.Count];
-        var values = new RedisValue[2 + highest.Count + batch.Count];
+        var keys = new RedisKey[2 * highest.Count];
+        var values = new RedisValue[2 + highest.Count + (2 * batch.Count)];
         values[0] = ChannelName;
         values[1] = (long)LastSeqKeyLifetime.TotalMilliseconds;
         for (var i = 0; i < highest.Count; i++)
         {
             keys[i] = LastSeqKey(highest[i].JobId);
+            keys[highest.Count + i] = ClosedKey(highest[i].JobId);
             values[2 + i] = highest[i].Seq;
         }
 
         for (var j = 0; j < batch.Count; j++)
         {
-            values[2 + highest.Count + j] = Encode(batch[j]);
+            var at = 2 + highest.Count + (2 * j);
+            values[at] = highest.FindIndex(h => h.JobId == batch[j].JobId) + 1;
+            values[at + 1] = Encode(batch[j]);
         }
 
         return (keys, values);
@@ -457,14 +493,14 @@ internal sealed partial class RemoteJobSweepService(RemoteJobStreams remote, IOp
 
 /// <summary>
 /// The highest <c>seq</c> of each job published through Redis, from the key the publish script raises with every batch
-/// (<see cref="RedisLink.LastSeqKey"/>). Unknown (<see cref="PublishedSeqsUnavailableException"/>) while Redis does not
-/// answer within <see cref="Timeout"/>.
+/// (<see cref="RedisLink.LastSeqKey"/>), read in the same step that closes the job (<see cref="RedisLink.ClosedKey"/>).
+/// Unknown (<see cref="PublishedSeqsUnavailableException"/>) while Redis does not answer within <see cref="Timeout"/>.
 /// </summary>
 internal sealed class RedisPublishedSeqs(RedisLink link, TimeProvider time) : IPublishedSeqs
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    public async Task<long> LastPublishedAsync(Guid jobId, CancellationToken cancellationToken)
+    public async Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken)
     {
         var redis = link.Connection;
         if (redis is not { IsConnected: true })
@@ -474,7 +510,7 @@ internal sealed class RedisPublishedSeqs(RedisLink link, TimeProvider time) : IP
 
         try
         {
-            var value = await redis.GetDatabase().StringGetAsync(RedisLink.LastSeqKey(jobId)).WaitAsync(Timeout, time, cancellationToken);
+            var value = await RedisLink.CloseAsync(redis.GetDatabase(), jobId).WaitAsync(Timeout, time, cancellationToken);
             return value.IsNull ? 0 : (long)value;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)

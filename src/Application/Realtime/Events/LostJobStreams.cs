@@ -10,7 +10,8 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// stream ends: an <c>error</c> with <c>WORKER_LOST</c>, then progress 100 <c>failed</c>, so a resuming client learns how
 /// the job ended. Numbered after the last <c>seq</c> anyone may have received: the last one its log kept, the last one its
 /// publisher handed to the other nodes (<see cref="IPublishedSeqs"/>; the log lags that live feed, and a dead publisher's
-/// last messages may never have been stored) and the last one this node's mirror of the job saw, whichever is highest.
+/// last messages may never have been stored; it is closed on the backplane first, so nothing it still sends reaches
+/// another node after that) and the last one this node's mirror of the job saw, whichever is highest.
 /// A <c>seq</c> is never assigned twice; messages delivered live but never stored stay a hole in the log before the end,
 /// which a resume over them is told about.
 /// </summary>
@@ -33,7 +34,7 @@ public sealed partial class LostJobStreams(
         }
 
         var stored = range?.LastSeq ?? 0;
-        var sent = await published.LastPublishedAsync(jobId, cancellationToken).ConfigureAwait(false);
+        var sent = await published.CloseAsync(jobId, cancellationToken).ConfigureAwait(false);
         var last = Math.Max(stored, Math.Max(sent, remote.HighestSeen(jobId)));
         if (last > stored)
         {

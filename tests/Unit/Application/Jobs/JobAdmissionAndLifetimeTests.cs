@@ -113,7 +113,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     {
         var job = RunningJob();
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 394, false));
-        _published.LastPublishedAsync(job.Id, Arg.Any<CancellationToken>()).Returns(460L);
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(460L);
         var logged = RecordAppends();
         var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
 
@@ -129,7 +129,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     {
         var job = RunningJob();
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 43, true));
-        _published.LastPublishedAsync(job.Id, Arg.Any<CancellationToken>()).Returns(43L);
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(43L);
         var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
 
         Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
@@ -143,7 +143,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     {
         var job = RunningJob();
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 41, false));
-        _published.LastPublishedAsync(job.Id, Arg.Any<CancellationToken>())
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>())
             .Returns(Task.FromException<long>(new PublishedSeqsUnavailableException("Redis is not connected.")));
         var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
 
