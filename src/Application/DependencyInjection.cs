@@ -50,6 +50,7 @@ public static class DependencyInjection
         services.AddSingleton<Realtime.Events.JobHistory>();
         services.AddSingleton<Realtime.Events.ReplayRetention>();
         services.AddSingleton<Realtime.Events.LostJobStreams>();
+        services.TryAddSingleton<IPublishedSeqs, NoPublishedSeqs>();
         services.AddTransient<JobProjection>();
         services.AddTransient<InspectorService>();
         services.AddTransient<ToolRunner>();

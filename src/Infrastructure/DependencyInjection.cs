@@ -101,6 +101,7 @@ public static class DependencyInjection
                 services.AddSingleton(new RedisConnection(connectionString));
                 services.AddSingleton<BackplaneOutbox>();
                 services.AddSingleton<RedisLink>();
+                services.AddSingleton<IPublishedSeqs, RedisPublishedSeqs>();
                 services.AddHostedService(sp => sp.GetRequiredService<RedisLink>());
                 services.AddHostedService<RemoteJobSweepService>();
                 services.AddSingleton<IRealtimeBroadcaster, RedisBackplane>();

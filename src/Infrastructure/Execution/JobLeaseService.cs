@@ -16,7 +16,10 @@ namespace CleanRealtime.Infrastructure.Execution;
 /// The PostgreSQL queue's leases, on every node. Twice a second: renews the leases of the jobs this node runs and picks
 /// up cancels asked on any node (so a cancel reaches the worker within a second); a job whose lease this node no longer
 /// holds is stopped. Every <c>Jobs:LeaseDuration</c>/2 (at most 5 s): gives claims of jobs that never started back to
-/// the queue, and fails running jobs whose lease expired (their worker is gone) with <c>WORKER_LOST</c>.
+/// the queue, and fails running jobs whose lease expired (their worker is gone) with <c>WORKER_LOST</c>. Every node reaps,
+/// but one node per lost job: it first claims the expired lease with a conditional update that only one node wins (the
+/// others skip the job quietly), and a job that cannot be failed now is given back for the next round without holding up
+/// the other lost jobs.
 /// </summary>
 internal sealed partial class JobLeaseService(
     IDbContextFactory<JobsDbContext> contexts,
@@ -127,9 +130,75 @@ internal sealed partial class JobLeaseService(
 
         foreach (var id in lost)
         {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new FailLostJob(Guid.Parse(id)), cancellationToken);
+            await ReapOneAsync(id, now, cancellationToken);
         }
+    }
+
+    /// <summary>Claims one lost job's expired lease for this node and fails the job; gives it back when that did not happen.</summary>
+    private async Task ReapOneAsync(string id, long now, CancellationToken cancellationToken)
+    {
+        var jobId = Guid.Parse(id);
+        try
+        {
+            if (!await ClaimLostAsync(id, now, cancellationToken))
+            {
+                LogReapedElsewhere(jobId);
+                return;
+            }
+
+            bool failed;
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                failed = await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new FailLostJob(jobId), cancellationToken);
+            }
+
+            if (!failed)
+            {
+                await ReleaseAsync(id, now, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // This job only: the round goes on with the others; the claim is given back so the next round tries again.
+            LogReapFailed(ex, jobId);
+            try
+            {
+                await ReleaseAsync(id, now, cancellationToken);
+            }
+            catch (Exception release) when (release is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogReleaseFailed(release, jobId, options.Value.LeaseDuration.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the expired lease of a running job for this node, for one lease: true for exactly one of the nodes that try
+    /// (the row lock orders them; the others see a lease that is no longer expired).
+    /// </summary>
+    private async Task<bool> ClaimLostAsync(string id, long now, CancellationToken cancellationToken)
+    {
+        var until = (time.GetUtcNow() + options.Value.LeaseDuration).UtcTicks;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var claimed = await db.Database.ExecuteSqlAsync(
+            $"""
+             UPDATE jobs SET "LeaseOwner" = {node.Id}, "LeaseExpiresAtTicks" = {until}
+             WHERE "Id" = {id} AND "Status" = {Running} AND "LeaseExpiresAtTicks" < {now}
+             """,
+            cancellationToken);
+        return claimed == 1;
+    }
+
+    /// <summary>Lets the claim of a job that is still running expire now, so any node's next round reaps it again.</summary>
+    private async Task ReleaseAsync(string id, long now, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync(
+            $"""
+             UPDATE jobs SET "LeaseExpiresAtTicks" = {now}
+             WHERE "Id" = {id} AND "Status" = {Running} AND "LeaseOwner" = {node.Id}
+             """,
+            cancellationToken);
     }
 
     private sealed record Held(string Id, bool CancelRequested);
@@ -142,4 +211,13 @@ internal sealed partial class JobLeaseService(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Renewing or reaping job leases failed; retrying in the next round")]
     private partial void LogRoundFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId}'s expired lease was claimed by another node, which fails it; skipped here")]
+    private partial void LogReapedElsewhere(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Failing job {JobId}, whose worker was lost, failed; it is tried again in the next round")]
+    private partial void LogReapFailed(Exception exception, Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Giving back the claim on lost job {JobId} failed; any node tries it again once the claim expires ({Seconds:F0} s)")]
+    private partial void LogReleaseFailed(Exception exception, Guid jobId, double seconds);
 }

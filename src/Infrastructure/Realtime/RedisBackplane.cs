@@ -73,7 +73,7 @@ internal sealed partial class BackplaneOutbox
     public void Enqueue(Guid jobId, long seq, OutboundMessage message, bool endsJob) =>
         _queue.Writer.TryWrite(new BackplaneMessage(_node.Id, jobId, seq, message.Type, endsJob, message.Json, _time.GetUtcNow().UtcTicks));
 
-    public void CountSent() => _metrics.BackplaneSent.Inc();
+    public void CountSent(int count) => _metrics.BackplaneSent.Inc(count);
 
     public void Complete() => _queue.Writer.TryComplete();
 
@@ -98,9 +98,56 @@ internal sealed partial class BackplaneOutbox
 /// <see cref="RemoteJobStreams"/> in the order Redis delivers them (a node ignores its own). The link's failures and returns are logged and
 /// reported to the mirrors, which catch up from the log.
 /// </summary>
+/// <remarks>
+/// Messages are sent in batches of what the outbox holds, by one script that first raises each job's "last published
+/// <c>seq</c>" key (<see cref="LastSeqKey"/>) and then publishes the messages, atomically: no node can receive a message
+/// whose <c>seq</c> the key does not cover, so a job whose worker dies is ended after it (<see cref="RedisPublishedSeqs"/>).
+/// A job closed that way (<see cref="ClosedKey"/>) is fenced off: the script drops whatever is still sent for it.
+/// </remarks>
 internal sealed partial class RedisLink : BackgroundService
 {
-    public static readonly RedisChannel Channel = RedisChannel.Literal("cleanrealtime:job-messages");
+    private const string ChannelName = "cleanrealtime:job-messages";
+    public static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
+
+    /// <summary>How long a job's "last published seq" key outlives its last message: long past any lease and reap.</summary>
+    public static readonly TimeSpan LastSeqKeyLifetime = TimeSpan.FromDays(1);
+
+    // At most this many messages per script call (what the outbox holds when the sender wakes, up to this).
+    private const int MaxBatch = 64;
+
+    // KEYS: the batch's jobs' last-seq keys, then their closed keys. ARGV[1]: the channel; ARGV[2]: the keys' lifetime in
+    // ms; ARGV[3 .. 2+jobs]: each job's highest seq in the batch; then per message its job's index and its bytes, in order.
+    // Seqs are compared as numbers and written as given (exact). A closed job's messages are dropped.
+    private const string PublishScript = """
+        local jobs = #KEYS / 2
+        local open = {}
+        for i = 1, jobs do
+          open[i] = redis.call('EXISTS', KEYS[jobs + i]) == 0
+          if open[i] then
+            local seq = ARGV[2 + i]
+            local current = redis.call('GET', KEYS[i])
+            if current == false or tonumber(seq) > tonumber(current) then
+              redis.call('SET', KEYS[i], seq, 'PX', ARGV[2])
+            else
+              redis.call('PEXPIRE', KEYS[i], ARGV[2])
+            end
+          end
+        end
+        local sent = 0
+        for j = 3 + jobs, #ARGV, 2 do
+          if open[tonumber(ARGV[j])] then
+            redis.call('PUBLISH', ARGV[1], ARGV[j + 1])
+            sent = sent + 1
+          end
+        end
+        return sent
+        """;
+
+    // KEYS[1]: the job's last-seq key, KEYS[2]: its closed key; ARGV[1]: the lifetime in ms. Returns the last seq sent.
+    private const string CloseScript = """
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+        return redis.call('GET', KEYS[1])
+        """;
 
     private readonly string _connectionString;
     private readonly BackplaneOutbox _outbox;
@@ -109,6 +156,7 @@ internal sealed partial class RedisLink : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<RedisLink> _logger;
     private ConnectionMultiplexer? _redis;
+    private long _sendFailures;
 
     public RedisLink(
         RedisConnection connection, BackplaneOutbox outbox, RemoteJobStreams remote, ServerMetrics metrics, TimeProvider time, ILogger<RedisLink> logger)
@@ -144,7 +192,7 @@ internal sealed partial class RedisLink : BackgroundService
         incoming.OnMessage(Receive);
         try
         {
-            await SendAsync(subscriber, stoppingToken);
+            await SendAsync(stoppingToken);
         }
         finally
         {
@@ -165,6 +213,23 @@ internal sealed partial class RedisLink : BackgroundService
         }
     }
 
+    /// <summary>The connection to Redis once the link started (null before).</summary>
+    public ConnectionMultiplexer? Connection => Volatile.Read(ref _redis);
+
+    /// <summary>The key that holds the highest <c>seq</c> of a job any node published through Redis.</summary>
+    public static RedisKey LastSeqKey(Guid jobId) => "cleanrealtime:job-last-seq:" + jobId.ToString("N");
+
+    /// <summary>The key that marks a job closed on the backplane (its worker was lost): its messages are no longer relayed.</summary>
+    public static RedisKey ClosedKey(Guid jobId) => "cleanrealtime:job-closed:" + jobId.ToString("N");
+
+    /// <summary>Closes the job on the backplane and returns the highest seq relayed before (null: none).</summary>
+    internal static async Task<RedisValue> CloseAsync(IDatabase database, Guid jobId)
+    {
+        var result = await database.ScriptEvaluateAsync(
+            CloseScript, [LastSeqKey(jobId), ClosedKey(jobId)], [(long)LastSeqKeyLifetime.TotalMilliseconds]);
+        return (RedisValue)result;
+    }
+
     /// <summary>Subscribes once Redis answers (the multiplexer subscribes again by itself after every reconnect).</summary>
     private async Task<ChannelMessageQueue> SubscribeAsync(ISubscriber subscriber, CancellationToken stoppingToken)
     {
@@ -182,27 +247,101 @@ internal sealed partial class RedisLink : BackgroundService
         }
     }
 
-    /// <summary>Drains the outbox: fire-and-forget publishes while the link is up; while it is down the messages are dropped.</summary>
-    private async Task SendAsync(ISubscriber subscriber, CancellationToken stoppingToken)
+    /// <summary>
+    /// Drains the outbox in batches: each sent by the publish script without waiting for its answer (a failed one is
+    /// counted and logged); while the link is down the messages are dropped.
+    /// </summary>
+    private async Task SendAsync(CancellationToken stoppingToken)
     {
+        var batch = new List<BackplaneMessage>(MaxBatch);
+        var reader = _outbox.Reader;
         try
         {
-            await foreach (var message in _outbox.Reader.ReadAllAsync(stoppingToken))
+            while (await reader.WaitToReadAsync(stoppingToken))
             {
+                while (batch.Count < MaxBatch && reader.TryRead(out var message))
+                {
+                    batch.Add(message);
+                }
+
                 if (_redis!.IsConnected)
                 {
-                    await subscriber.PublishAsync(Channel, Encode(message), CommandFlags.FireAndForget);
-                    _outbox.CountSent();
+                    var sending = PublishAsync(_redis.GetDatabase(), batch);
+                    _ = sending.ContinueWith(
+                        static (task, state) => ((RedisLink)state!).OnSendFailed(task.Exception!),
+                        this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                        TaskScheduler.Default);
+                    _outbox.CountSent(batch.Count);
                 }
                 else
                 {
-                    _outbox.CountDropped(message);
+                    foreach (var message in batch)
+                    {
+                        _outbox.CountDropped(message);
+                    }
                 }
+
+                batch.Clear();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping: what is still queued is in the event log.
+        }
+    }
+
+    /// <summary>Sends a batch: raises each open job's last-seq key, then publishes its messages; a closed job's are dropped.</summary>
+    internal static Task<RedisResult> PublishAsync(IDatabase database, IReadOnlyList<BackplaneMessage> batch)
+    {
+        var (keys, values) = PublishArguments(batch);
+        return database.ScriptEvaluateAsync(PublishScript, keys, values);
+    }
+
+    /// <summary>The keys and arguments of <see cref="PublishScript"/> for a batch: each job's highest seq, then the messages.</summary>
+    internal static (RedisKey[] Keys, RedisValue[] Values) PublishArguments(IReadOnlyList<BackplaneMessage> batch)
+    {
+        var highest = new List<(Guid JobId, long Seq)>();
+        foreach (var message in batch)
+        {
+            var index = highest.FindIndex(h => h.JobId == message.JobId);
+            if (index < 0)
+            {
+                highest.Add((message.JobId, message.Seq));
+            }
+            else if (message.Seq > highest[index].Seq)
+            {
+                highest[index] = (message.JobId, message.Seq);
+            }
+        }
+
+        var keys = new RedisKey[2 * highest.Count];
+        var values = new RedisValue[2 + highest.Count + (2 * batch.Count)];
+        values[0] = ChannelName;
+        values[1] = (long)LastSeqKeyLifetime.TotalMilliseconds;
+        for (var i = 0; i < highest.Count; i++)
+        {
+            keys[i] = LastSeqKey(highest[i].JobId);
+            keys[highest.Count + i] = ClosedKey(highest[i].JobId);
+            values[2 + i] = highest[i].Seq;
+        }
+
+        for (var j = 0; j < batch.Count; j++)
+        {
+            var at = 2 + highest.Count + (2 * j);
+            values[at] = highest.FindIndex(h => h.JobId == batch[j].JobId) + 1;
+            values[at + 1] = Encode(batch[j]);
+        }
+
+        return (keys, values);
+    }
+
+    private void OnSendFailed(AggregateException exception)
+    {
+        var failures = Interlocked.Increment(ref _sendFailures);
+        _metrics.BackplaneNotSent.Inc();
+        if (failures == 1 || failures % 1000 == 0)
+        {
+            LogSendFailed(exception.GetBaseException(), failures);
         }
     }
 
@@ -308,6 +447,9 @@ internal sealed partial class RedisLink : BackgroundService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: subscribing to Redis failed (attempt {Attempt}); retrying")]
     private partial void LogSubscribeFailed(Exception exception, int attempt);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: sending a batch of messages to Redis failed ({Failures} batches so far); other nodes fill them from the event log")]
+    private partial void LogSendFailed(Exception exception, long failures);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Backplane: handing on message {Seq} of job {JobId} from Redis failed")]
     private partial void LogReceiveFailed(Exception exception, Guid jobId, long seq);
 
@@ -347,4 +489,33 @@ internal sealed partial class RemoteJobSweepService(RemoteJobStreams remote, IOp
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backplane: checking the mirrored jobs against the event log failed; next round in one interval")]
     private partial void LogSweepFailed(Exception exception);
+}
+
+/// <summary>
+/// The highest <c>seq</c> of each job published through Redis, from the key the publish script raises with every batch
+/// (<see cref="RedisLink.LastSeqKey"/>), read in the same step that closes the job (<see cref="RedisLink.ClosedKey"/>).
+/// Unknown (<see cref="PublishedSeqsUnavailableException"/>) while Redis does not answer within <see cref="Timeout"/>.
+/// </summary>
+internal sealed class RedisPublishedSeqs(RedisLink link, TimeProvider time) : IPublishedSeqs
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    public async Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var redis = link.Connection;
+        if (redis is not { IsConnected: true })
+        {
+            throw new PublishedSeqsUnavailableException("Redis is not connected.");
+        }
+
+        try
+        {
+            var value = await RedisLink.CloseAsync(redis.GetDatabase(), jobId).WaitAsync(Timeout, time, cancellationToken);
+            return value.IsNull ? 0 : (long)value;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new PublishedSeqsUnavailableException($"Redis did not answer which seq of job {jobId} was published last.", ex);
+        }
+    }
 }

@@ -9,7 +9,9 @@ namespace CleanRealtime.Application.Jobs.FailLostJob;
 
 /// <summary>
 /// A running job whose worker stopped renewing its lease (the node died or lost the database): failed with
-/// <c>WORKER_LOST</c>, so nobody waits for it forever. Sent by the lease reaper of any node.
+/// <c>WORKER_LOST</c>, so nobody waits for it forever. Sent by the lease reaper of the node that claimed the lost job
+/// (one node per job). False when nothing was done: the job is no longer running, or the backplane cannot say which
+/// <c>seq</c> its worker published last (the reaper gives the job back and tries again in its next round).
 /// </summary>
 public sealed record FailLostJob(Guid JobId) : IRequest<bool>;
 
@@ -33,7 +35,17 @@ public sealed partial class FailLostJobHandler(
         job.Fail($"{ErrorCodes.WorkerLost}: {Reason}", time.GetUtcNow());
 
         // Its stream is ended in the log before its final state is stored, as for a job that ends on its own.
-        await lostStreams.EndAsync(request.JobId, Reason, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await lostStreams.EndAsync(request.JobId, Reason, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PublishedSeqsUnavailableException ex)
+        {
+            // Numbering the end without knowing what was delivered could give a seq twice: wait for the backplane.
+            LogDeferred(ex, request.JobId);
+            return false;
+        }
+
         await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
         LogLost(request.JobId);
         return true;
@@ -41,4 +53,7 @@ public sealed partial class FailLostJobHandler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: its worker's lease expired (WORKER_LOST)")]
     private partial void LogLost(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} lost its worker, but the backplane cannot say which messages it published; failing it waits for the next round")]
+    private partial void LogDeferred(Exception exception, Guid jobId);
 }

@@ -1,19 +1,46 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
+using Microsoft.Extensions.Logging;
 
 namespace CleanRealtime.Application.Realtime.Events;
 
 /// <summary>
 /// Ends the stream of a job whose runner is gone (the server stopped, or its worker's lease expired) the way a job's
-/// stream ends: an <c>error</c> with <c>WORKER_LOST</c>, then progress 100 <c>failed</c>, numbered after the last
-/// message its log kept, so a resuming client learns how the job ended.
+/// stream ends: an <c>error</c> with <c>WORKER_LOST</c>, then progress 100 <c>failed</c>, so a resuming client learns how
+/// the job ended. Numbered after the last <c>seq</c> anyone may have received: the last one its log kept, the last one its
+/// publisher handed to the other nodes (<see cref="IPublishedSeqs"/>; the log lags that live feed, and a dead publisher's
+/// last messages may never have been stored; it is closed on the backplane first, so nothing it still sends reaches
+/// another node after that) and the last one this node's mirror of the job saw, whichever is highest.
+/// A <c>seq</c> is never assigned twice; messages delivered live but never stored stay a hole in the log before the end,
+/// which a resume over them is told about.
 /// </summary>
-public sealed class LostJobStreams(IJobEventLog log, RealtimeMessages messages, MessageSerializer serializer)
+public sealed partial class LostJobStreams(
+    IJobEventLog log, IPublishedSeqs published, RemoteJobStreams remote, RealtimeMessages messages, MessageSerializer serializer,
+    ILogger<LostJobStreams> logger)
 {
+    /// <summary>
+    /// Appends the end after the last <c>seq</c> known anywhere; nothing when the log already holds the job's end (a reap
+    /// that stored it but not the job's state is repeated). Throws <see cref="PublishedSeqsUnavailableException"/> when the
+    /// backplane cannot say what was published: nothing is written then, so nothing can be numbered twice.
+    /// </summary>
     public async Task EndAsync(Guid jobId, string reason, CancellationToken cancellationToken)
     {
-        var last = (await log.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false))?.LastSeq ?? 0;
+        var range = await log.GetRangeAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (range is { Ended: true })
+        {
+            LogAlreadyEnded(jobId, range.LastSeq);
+            return;
+        }
+
+        var stored = range?.LastSeq ?? 0;
+        var sent = await published.CloseAsync(jobId, cancellationToken).ConfigureAwait(false);
+        var last = Math.Max(stored, Math.Max(sent, remote.HighestSeen(jobId)));
+        if (last > stored)
+        {
+            LogUnstored(jobId, stored + 1, last);
+        }
+
         RealtimePayload[] end =
         [
             new ErrorPayload(reason, JobId: jobId, Details: new ErrorDetails(ErrorCodes.WorkerLost, reason)),
@@ -33,4 +60,10 @@ public sealed class LostJobStreams(IJobEventLog log, RealtimeMessages messages, 
 
         await log.AppendAsync(appended, cancellationToken).ConfigureAwait(false);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its log already ends at seq {Seq}; no second end written")]
+    private partial void LogAlreadyEnded(Guid jobId, long seq);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: seq {From} to {To} were published but never stored (their worker is gone); its end follows them, a resume over them is told they are missing")]
+    private partial void LogUnstored(Guid jobId, long from, long to);
 }

@@ -57,6 +57,20 @@ public sealed partial class RemoteJobStreams(
     /// <summary>Whether a subscriber here gets the job's live messages through a mirror: the job is not published by this node.</summary>
     public bool RunsElsewhere(Guid jobId) => Enabled && !local.PublishesHere(jobId);
 
+    /// <summary>The highest <c>seq</c> of the job this node heard of from the other nodes (0 when it does not mirror the job).</summary>
+    public long HighestSeen(Guid jobId)
+    {
+        if (!_mirrors.TryGetValue(jobId, out var mirror))
+        {
+            return 0;
+        }
+
+        lock (mirror.Gate)
+        {
+            return Math.Max(mirror.HighestSeen, mirror.Tail.LastSeq);
+        }
+    }
+
     /// <summary>
     /// A message from another node, in the order the backplane delivered it. Delivered at once when it is the next
     /// <c>seq</c>; held behind a gap until the log fills it; ignored when already delivered or nobody here follows the job.
@@ -302,6 +316,13 @@ public sealed partial class RemoteJobStreams(
     /// nothing more (a catch-up), delivering in order, then the messages held behind the gap. The only writer of the
     /// mirror while <see cref="Mirror.Filling"/> is set.
     /// </summary>
+    /// <remarks>
+    /// Messages the log holds after a <c>seq</c> it lacks are held like live ones behind a gap. When one of them is the
+    /// job's end, the gap is never filled (the log is written in <c>seq</c> order, so what its end did not follow is lost:
+    /// a worker that died before storing its last messages, whose end another node wrote after them): it is skipped at
+    /// once, so the end reaches the subscribers. A mirror whose end came from the log is dropped: the log is the job's
+    /// history from then on, the same on every node.
+    /// </remarks>
     private async Task FillAsync(Mirror mirror)
     {
         try
@@ -328,6 +349,7 @@ public sealed partial class RemoteJobStreams(
         var jobId = mirror.JobId;
         var started = time.GetTimestamp();
         long from, filled = 0, fromHeld = 0;
+        var logHoldsEnd = false;
         lock (mirror.Gate)
         {
             from = mirror.Tail.NextSeq;
@@ -340,6 +362,12 @@ public sealed partial class RemoteJobStreams(
             lock (mirror.Gate)
             {
                 fromHeld += DeliverHeldLocked(mirror);
+                if (logHoldsEnd && mirror.Tail.Ended)
+                {
+                    EndFromLogLocked(mirror, from, filled, fromHeld, started);
+                    return;
+                }
+
                 after = mirror.Tail.LastSeq;
                 target = mirror.HighestSeen;
                 catchUp = mirror.CatchUp;
@@ -381,13 +409,26 @@ public sealed partial class RemoteJobStreams(
 
                 foreach (var jobEvent in stored)
                 {
-                    if (jobEvent.Seq != mirror.Tail.NextSeq)
+                    logHoldsEnd |= jobEvent.EndsJob;
+                    if (jobEvent.Seq == mirror.Tail.NextSeq)
                     {
-                        break;
+                        DeliverLocked(mirror, JobHistory.ToOutbound(jobEvent), jobEvent.EndsJob);
+                        delivered++;
                     }
+                    else if (jobEvent.Seq > mirror.Tail.NextSeq)
+                    {
+                        // The log goes on after a seq it lacks: held behind the gap, like a live message.
+                        mirror.Pending.TryAdd(
+                            jobEvent.Seq,
+                            new BackplaneMessage(string.Empty, jobId, jobEvent.Seq, jobEvent.Type, jobEvent.EndsJob, jobEvent.Json));
+                        mirror.HighestSeen = Math.Max(mirror.HighestSeen, jobEvent.Seq);
+                    }
+                }
 
-                    DeliverLocked(mirror, JobHistory.ToOutbound(jobEvent), jobEvent.EndsJob);
-                    delivered++;
+                if (logHoldsEnd && mirror.Tail.Ended)
+                {
+                    EndFromLogLocked(mirror, from, filled + delivered, fromHeld, started);
+                    return;
                 }
 
                 if (catchUp && delivered > 0)
@@ -401,6 +442,25 @@ public sealed partial class RemoteJobStreams(
             if (delivered > 0 || after >= target)
             {
                 continue;
+            }
+
+            // A gap the log holds the job's end after: it is never filled.
+            if (logHoldsEnd)
+            {
+                lock (mirror.Gate)
+                {
+                    if (mirror.Pending.Count > 0)
+                    {
+                        var resumeAt = mirror.Pending.Keys.First() - 1;
+                        if (resumeAt > mirror.Tail.LastSeq)
+                        {
+                            LogGapBeforeEnd(jobId, mirror.Tail.NextSeq, resumeAt);
+                            mirror.Tail = new JobStream(jobId, _tailSize, resumeAt);
+                        }
+
+                        continue;
+                    }
+                }
             }
 
             // A gap the log does not hold yet: it lags the live feed by its batch write.
@@ -419,6 +479,21 @@ public sealed partial class RemoteJobStreams(
 
             await Task.Delay(LogRetryDelay, time, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The mirror delivered the job's end, and the log holds it: the mirror is dropped at once, so every read of the job's
+    /// history on this node goes to the log, as on every other node.
+    /// </summary>
+    private void EndFromLogLocked(Mirror mirror, long from, long filled, long fromHeld, long started)
+    {
+        mirror.Filling = false;
+        if (filled + fromHeld > 0)
+        {
+            LogGapFilled(mirror.JobId, from, mirror.Tail.LastSeq, filled, fromHeld, time.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        RemoveLocked(mirror, "its job ended and its log holds the end");
     }
 
     /// <summary>Delivers the held messages that follow on without a gap; drops those already delivered.</summary>
@@ -506,6 +581,9 @@ public sealed partial class RemoteJobStreams(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: seq {From} to {To} are not in the event log after {Seconds:F0} s; skipped (the publishing node failed to store them)")]
     private partial void LogGapSkipped(Guid jobId, long from, long to, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: seq {From} to {To} are not in the event log, which holds the job's end after them; skipped (never stored)")]
+    private partial void LogGapBeforeEnd(Guid jobId, long from, long to);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: a resume needs seq {From}, which is not in the event log after {Seconds:F0} s; it goes on from the mirror's tail")]
     private partial void LogReplayGapSkipped(Guid jobId, long from, double seconds);

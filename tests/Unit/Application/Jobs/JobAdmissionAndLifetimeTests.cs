@@ -26,8 +26,24 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     private readonly JobAdmission _admission = new();
     private readonly FakeTimeProvider _clock = new(Now);
     private readonly JobsOptions _options = new() { MaxQueuedJobs = 10, MaxQueuedJobsPerClient = 2, Retention = TimeSpan.FromDays(7) };
+    private readonly IPublishedSeqs _published = Substitute.For<IPublishedSeqs>();
+    private readonly RemoteJobStreams _remote;
 
-    public void Dispose() => _admission.Dispose();
+    public JobAdmissionAndLifetimeTests()
+    {
+        var options = Options.Create(new RealtimeOptions());
+        var fanOut = Substitute.For<IRealtimeBroadcaster>();
+        var local = new JobStreams(
+            new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, options,
+            NullLogger<JobStreams>.Instance);
+        _remote = new RemoteJobStreams(local, _events, fanOut, options, _clock, NullLogger<RemoteJobStreams>.Instance);
+    }
+
+    public void Dispose()
+    {
+        _admission.Dispose();
+        _remote.Dispose();
+    }
 
     [Fact]
     public async Task CreateJob_ServerQueueFull_IsRefusedWithRetryAfterAndNothingStored()
@@ -93,6 +109,51 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     }
 
     [Fact]
+    public async Task FailLostJob_ItsWorkerPublishedMoreThanTheLogKept_EndIsNumberedAfterTheLastPublishedSeq()
+    {
+        var job = RunningJob();
+        _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 394, false));
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(460L);
+        var logged = RecordAppends();
+        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+
+        Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+
+        // 395..460 reached subscribers through the backplane but not the store: never numbered again.
+        Assert.Equal([461L, 462], logged.Select(e => e.Seq));
+        Assert.Equal([false, true], logged.Select(e => e.EndsJob));
+    }
+
+    [Fact]
+    public async Task FailLostJob_LogAlreadyHoldsTheJobsEnd_WritesNoSecondEndAndSavesTheState()
+    {
+        var job = RunningJob();
+        _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 43, true));
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(43L);
+        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+
+        Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+
+        await _events.DidNotReceiveWithAnyArgs().AppendAsync(default!, default);
+        await _repository.Received(1).SaveAsync(Arg.Is<JobMemento>(m => m.Status == JobStatus.Failed), Arg.Any<CancellationToken>());
+    }
+
+    [Fact]
+    public async Task FailLostJob_BackplaneCannotSayWhatWasPublished_WritesNothingAndReportsNotFailed()
+    {
+        var job = RunningJob();
+        _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 41, false));
+        _published.CloseAsync(job.Id, Arg.Any<CancellationToken>())
+            .Returns(Task.FromException<long>(new PublishedSeqsUnavailableException("Redis is not connected.")));
+        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+
+        Assert.False(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
+
+        await _events.DidNotReceiveWithAnyArgs().AppendAsync(default!, default);
+        await _repository.DidNotReceiveWithAnyArgs().SaveAsync(default!, default);
+    }
+
+    [Fact]
     public async Task FailLostJob_JobThatEndedMeanwhile_IsLeftAlone()
     {
         var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], Now);
@@ -107,7 +168,25 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     }
 
     private LostJobStreams LostStreams() =>
-        new(_events, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance), new MessageSerializer());
+        new(
+            _events, _published, _remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
+            new MessageSerializer(), NullLogger<LostJobStreams>.Instance);
+
+    private Job RunningJob()
+    {
+        var job = Job.Queue(Guid.NewGuid(), "synthetic:pitch", Device.Cpu, Device.Cpu, ["frame_quality"], Now);
+        job.Start(Now);
+        _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
+        return job;
+    }
+
+    private List<JobEvent> RecordAppends()
+    {
+        var logged = new List<JobEvent>();
+        _events.When(e => e.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()))
+            .Do(c => logged.AddRange(c.Arg<IReadOnlyList<JobEvent>>()));
+        return logged;
+    }
 
     private Task<JobMemento> Create(string client) =>
         new CreateJobHandler(

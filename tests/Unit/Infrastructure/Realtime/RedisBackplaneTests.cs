@@ -53,6 +53,27 @@ public sealed class RedisBackplaneTests
         Assert.Equal(published, received.PublishedAtUtcTicks);
     }
 
+    [Fact]
+    public void PublishArguments_BatchOfTwoJobs_RaisesEachJobsKeyToItsHighestSeqThenCarriesTheMessagesInOrderWithTheirJobs()
+    {
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+        BackplaneMessage[] batch =
+        [
+            new("n", first, 7, MessageType.Frame, false, "{}"u8.ToArray()),
+            new("n", second, 3, MessageType.Frame, false, "{}"u8.ToArray()),
+            new("n", first, 8, MessageType.Progress, true, "{}"u8.ToArray()),
+        ];
+
+        var (keys, values) = RedisLink.PublishArguments(batch);
+
+        Assert.Equal([RedisLink.LastSeqKey(first), RedisLink.LastSeqKey(second), RedisLink.ClosedKey(first), RedisLink.ClosedKey(second)], keys);
+        Assert.Equal("cleanrealtime:job-messages", (string?)values[0]);
+        Assert.Equal((long)RedisLink.LastSeqKeyLifetime.TotalMilliseconds, (long)values[1]);
+        Assert.Equal([8L, 3L], values[2..4].Select(v => (long)v));
+        Assert.Equal([1L, 2L, 1L], values[4..].Where((_, i) => i % 2 == 0).Select(v => (long)v));
+        Assert.Equal(batch.Select(m => m.Seq), values[4..].Where((_, i) => i % 2 == 1).Select(v => RedisLink.TryDecode(v, out var m) ? m.Seq : -1));
+    }
+
     /// <summary>A version-2 header with an empty node id and no JSON: [version][flags][type][seq][job id][published at][node id length].</summary>
     private static byte[] Header(byte version = 2, byte type = 2, long seq = 1, short nodeLength = 0)
     {

@@ -206,6 +206,57 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Fill_LogHoldsTheEndAfterSeqsItNeverGot_SkipsThemAtOnceDeliversTheEndAndDropsTheMirror()
+    {
+        // 3..5 were published but lost on the way here, and their worker died before storing them; another node
+        // wrote the job's end after them. The gap timeout (an hour) is not what ends the wait.
+        _remote.Receive(Remote(1));
+        _remote.Receive(Remote(2));
+        Store(1, 2);
+        Store(6, endsJob: true);
+
+        _clock.Advance(Interval);
+        await _remote.SweepAsync(CancellationToken.None);
+
+        await Eventually.TrueAsync(() => Delivered.Length == 3, "the end was delivered");
+        Assert.Equal([1L, 2, 6], Delivered);
+        await Eventually.TrueAsync(() => _remote.Count == 0, "the mirror is dropped: the log is the job's history now");
+        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("seq 3 to 5 are not in the event log, which holds the job's end", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Fill_EndStoredRightAfterWhatWasDeliveredLive_IsDeliveredAndTheMirrorDropped()
+    {
+        // Delivered live up to 4; the log kept 1..2 only, and the end was numbered after the last published seq.
+        foreach (var seq in new long[] { 1, 2, 3, 4 })
+        {
+            _remote.Receive(Remote(seq));
+        }
+
+        Assert.Equal(4, _remote.HighestSeen(_job));
+        Store(1, 2);
+        Store(5, endsJob: true);
+
+        _clock.Advance(Interval);
+        await _remote.SweepAsync(CancellationToken.None);
+
+        await Eventually.TrueAsync(() => Delivered.Length == 5, "the end was delivered");
+        Assert.Equal([1L, 2, 3, 4, 5], Delivered);
+        await Eventually.TrueAsync(() => _remote.Count == 0, "the mirror is dropped");
+        Assert.Equal(0, _remote.HighestSeen(_job));
+    }
+
+    [Fact]
+    public void HighestSeen_MessageBehindAGap_CountsTheHighestHeardOf()
+    {
+        _remote.Receive(Remote(1));
+        _remote.Receive(Remote(7));
+
+        Assert.Equal(7, _remote.HighestSeen(_job));
+        Assert.Equal(0, _remote.HighestSeen(Guid.NewGuid()));
+    }
+
+    [Fact]
     public async Task TryRead_BeforeTheMirrorsTail_ReadsTheLogAndWaitsWhileItLags()
     {
         _remote.Receive(Remote(5));

@@ -1,0 +1,26 @@
+namespace CleanRealtime.Application.Common;
+
+/// <summary>
+/// The highest <c>seq</c> of each job that its publishing node handed to the other nodes (the backplane records it
+/// atomically with each send). The store lags the live feed, so a job whose publisher died is ended after this, never
+/// after the last <c>seq</c> stored: a <c>seq</c> is assigned once (API.md §3.8), also in a cluster.
+/// </summary>
+public interface IPublishedSeqs
+{
+    /// <summary>
+    /// Closes the job on the backplane, for a job whose publisher is gone: from now on nothing its publisher may still
+    /// send (sends it queued before it died, or a worker that lost its lease without knowing) reaches another node.
+    /// Returns the highest <c>seq</c> of the job sent to other nodes before, 0 when none was. Throws
+    /// <see cref="PublishedSeqsUnavailableException"/> when that cannot be known now (the backplane is unreachable).
+    /// </summary>
+    Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken);
+}
+
+/// <summary>Without a backplane no message leaves the node that publishes it: nothing is recorded, nothing to wait for.</summary>
+public sealed class NoPublishedSeqs : IPublishedSeqs
+{
+    public Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);
+}
+
+/// <summary>The backplane that records the published <c>seq</c>s cannot be asked now; whatever needs them waits for it.</summary>
+public sealed class PublishedSeqsUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
