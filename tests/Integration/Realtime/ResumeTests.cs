@@ -286,7 +286,9 @@ public sealed class ResumeTests : IAsyncLifetime
     {
         var id = await _server.SubmitJobAsync(ServerFixture.Synthetic(200, fps: 50, width: 64, height: 64), ["frame_quality"]);
         await _server.WaitForStatusAsync(id, TimeSpan.FromSeconds(15), "running");
-        await Task.Delay(200);
+        await ServerFixture.WaitUntilAsync(
+            async () => (await _server.GetJsonAsync($"/v1/jobs/{id}/extended")).GetProperty("progress") is { ValueKind: JsonValueKind.Number } p && p.GetInt32() > 0,
+            TimeSpan.FromSeconds(15), "the job published no progress past 0");
 
         var (client, welcome) = await _server.ConnectWelcomedAsync($"job_id={id}");
         await using var owned = client;
