@@ -51,7 +51,13 @@ public sealed class JobLifecycleTests(ServerFixture server) : IClassFixture<Serv
         Assert.InRange(frames, 2, Frames / 2);
         Assert.NotEqual(JsonValueKind.Null, job.GetProperty("completed_at").ValueKind);
 
-        // It stays stopped: no frame is added afterwards.
+        // It stays stopped: its stream has ended with the cancel, and no frame is added afterwards. A job that went on
+        // would add a frame every 50 ms (it is paced at 20 fps) with no signal to wait for, so the absence is checked
+        // over 300 ms, six frame periods.
+        var events = await server.GetJsonAsync($"/v1/jobs/{id}/events?since=0&limit=1000");
+        Assert.True(events.GetProperty("finished").GetBoolean());
+        var end = ReceivedMessage.Parse(events.GetProperty("items").EnumerateArray().Last().GetRawText());
+        Assert.True(end.IsEndOf(id) && end.Str("stage") == "cancelled", end.Raw);
         await Task.Delay(300);
         Assert.Equal(frames, (await server.GetJsonAsync($"/v1/jobs/{id}")).GetProperty("frames").GetArrayLength());
     }
@@ -92,10 +98,35 @@ public sealed class JobLifecycleTests(ServerFixture server) : IClassFixture<Serv
     [Fact]
     public async Task List_DefaultLimit_IsTwenty()
     {
-        var page = await server.GetJsonAsync("/v1/jobs");
+        // A server of its own holding 25 jobs: more than the default page, fewer than the largest one.
+        var own = await ServerFixture.StartAsync();
+        try
+        {
+            var submitted = new List<Guid>();
+            for (var i = 0; i < 25; i++)
+            {
+                submitted.Add(await own.SubmitJobAsync(ServerFixture.Synthetic(1, width: 64, height: 64), ["frame_quality"]));
+            }
 
-        Assert.True(page.GetProperty("items").GetArrayLength() <= 20);
-        Assert.True(page.TryGetProperty("next_cursor", out _));
+            // Without a limit: the 20 newest, and a cursor to the other 5.
+            var page = await own.GetJsonAsync("/v1/jobs");
+            Assert.Equal(20, page.GetProperty("items").GetArrayLength());
+            var cursor = page.GetProperty("next_cursor").GetString();
+            Assert.NotNull(cursor);
+            var rest = await own.GetJsonAsync($"/v1/jobs?cursor={Uri.EscapeDataString(cursor)}");
+            var all = await own.GetJsonAsync("/v1/jobs?limit=100");
+
+            Assert.Equal(5, rest.GetProperty("items").GetArrayLength());
+            Assert.Equal(JsonValueKind.Null, rest.GetProperty("next_cursor").ValueKind);
+            var listed = page.GetProperty("items").EnumerateArray().Concat(rest.GetProperty("items").EnumerateArray())
+                .Select(j => j.GetProperty("job_id").GetGuid()).ToList();
+            Assert.Equal(submitted.Order(), listed.Order());
+            Assert.Equal(25, all.GetProperty("items").GetArrayLength());
+        }
+        finally
+        {
+            await own.DisposeAsync();
+        }
     }
 
     [Fact]

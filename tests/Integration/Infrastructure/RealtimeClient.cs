@@ -118,18 +118,22 @@ public sealed class RealtimeClient(ClientWebSocket socket) : IMessageReader, IAs
         return await read;
     }
 
-    /// <summary>Asserts that no message arrives within <paramref name="wait"/> (the read stays pending for later).</summary>
-    public async Task ExpectNothingAsync(TimeSpan wait)
+    /// <summary>
+    /// Asserts that nothing was sent to this client before a probe, without waiting a while for nothing: sends a message
+    /// of an unknown type, which the server answers (an error, <c>MSG_UNKNOWN_TYPE</c>) through the connection's one
+    /// ordered queue (API.md §3.3, §3.6), and checks that this answer is the next message. Whatever the server had
+    /// queued before it handled the probe would come first.
+    /// </summary>
+    public async Task ExpectNothingBeforeProbeAsync()
     {
-        try
-        {
-            var message = await ReceiveAsync(wait);
-            Assert.Fail(message is null ? "The server closed the connection unexpectedly." : $"Unexpected message: {message.Raw}");
-        }
-        catch (OperationCanceledException)
-        {
-            // Nothing arrived: as expected.
-        }
+        await SendTextAsync($$"""{"type":"test_probe","payload":{},"timestamp":"{{DateTime.UtcNow:O}}"}""");
+        var next = await ReceiveAsync(TimeSpan.FromSeconds(10));
+        Assert.True(next is not null, "The server closed the connection unexpectedly.");
+        Assert.True(
+            next.Type == "error" && next.JobId is null
+                             && next.Payload.GetProperty("details").GetProperty("error_code").GetString() == "MSG_UNKNOWN_TYPE"
+                             && next.Str("error")?.Contains("test_probe", StringComparison.Ordinal) == true,
+            $"Unexpected message before the probe's answer: {next.Raw}");
     }
 
     /// <summary>Reads until the server closes the connection; returns what arrived before the close.</summary>

@@ -42,10 +42,13 @@ internal static class LoadDriver
         return clock.Elapsed;
     }
 
-    /// <summary>Reads frame messages until <paramref name="count"/> arrived; returns (sequence, latency ms) per frame.</summary>
-    public static async Task<List<(int Seq, double LatencyMs)>> ReceiveFramesAsync(RealtimeClient client, int count, TimeSpan timeout)
+    /// <summary>
+    /// Reads frame messages until <paramref name="count"/> arrived; returns per frame its sequence, its latency (ms) and
+    /// when it was received (a <see cref="Stopwatch.GetTimestamp"/>).
+    /// </summary>
+    public static async Task<List<(int Seq, double LatencyMs, long ReceivedAt)>> ReceiveFramesAsync(RealtimeClient client, int count, TimeSpan timeout)
     {
-        var received = new List<(int, double)>(count);
+        var received = new List<(int, double, long)>(count);
         var clock = Stopwatch.StartNew();
         while (received.Count < count)
         {
@@ -78,7 +81,7 @@ internal static class LoadDriver
             var now = Stopwatch.GetTimestamp();
             var data = message.Payload.GetProperty("data");
             var sent = data.GetProperty("sent").GetInt64();
-            received.Add((data.GetProperty("seq").GetInt32(), Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds));
+            received.Add((data.GetProperty("seq").GetInt32(), Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds, now));
         }
 
         return received;

@@ -9,7 +9,7 @@ namespace CleanRealtime.IntegrationTests.Realtime;
 /// <summary>The real host with a <see cref="FakeTimeProvider"/> in place of the system clock, so heartbeats can be driven.</summary>
 public sealed class FakeClockServerFixture : IAsyncLifetime
 {
-    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    public TimerWatchingClock Clock { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     public ServerFixture Server { get; private set; } = null!;
 
@@ -25,18 +25,18 @@ public sealed class FakeClockServerFixture : IAsyncLifetime
 /// </summary>
 public sealed class HeartbeatTests(FakeClockServerFixture fixture) : IClassFixture<FakeClockServerFixture>
 {
-    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
 
     private ServerFixture Server => fixture.Server;
 
-    private FakeTimeProvider Clock => fixture.Clock;
+    private TimerWatchingClock Clock => fixture.Clock;
 
     [Fact]
     public async Task WebsocketSendsPing()
     {
         var (client, session) = await ConnectAsync();
         await using var owned = client;
-        await client.ExpectNothingAsync(Quiet);
+        await client.ExpectNothingBeforeProbeAsync();
 
         Clock.Advance(TimeSpan.FromSeconds(30));
 
@@ -113,10 +113,11 @@ public sealed class HeartbeatTests(FakeClockServerFixture fixture) : IClassFixtu
 
         for (var beat = 1; beat <= 4; beat++)
         {
-            // Nothing 5 s before the beat is due; the ping arrives when 30 s have passed since the last one.
+            // Nothing 5 s before the beat is due (a due timer fires inside Advance, so its ping would be queued before
+            // the probe's answer); the ping arrives when 30 s have passed since the last one.
             var due = TimeSpan.FromSeconds(30 * beat);
             Advance(due - TimeSpan.FromSeconds(5) - elapsed);
-            await client.ExpectNothingAsync(Quiet);
+            await client.ExpectNothingBeforeProbeAsync();
             Advance(TimeSpan.FromSeconds(5));
             Assert.Equal("ping", (await client.ReceiveAsync(TimeSpan.FromSeconds(5)))?.Type);
 
@@ -159,9 +160,10 @@ public sealed class HeartbeatTests(FakeClockServerFixture fixture) : IClassFixtu
     public async Task Heartbeat_SseConnection_GetsPingsAndIsNeverTimedOut()
     {
         var session = Guid.NewGuid();
+        var heartbeats = Clock.Count(Interval, Interval);
         await using var sse = await Server.ConnectSseAsync($"session_id={session}");
         await sse.ReceiveWelcomeAsync();
-        await Task.Delay(50);
+        await Clock.WaitForTimerAsync(Interval, Interval, heartbeats, "the event stream's heartbeat timer was not registered");
 
         // An event stream cannot answer pings, so it is never closed for want of a pong.
         for (var beat = 1; beat <= 4; beat++)
@@ -177,11 +179,11 @@ public sealed class HeartbeatTests(FakeClockServerFixture fixture) : IClassFixtu
     private async Task<(RealtimeClient Client, Guid Session)> ConnectAsync()
     {
         var session = Guid.NewGuid();
+        var heartbeats = Clock.Count(Interval, Interval);
         var (client, _) = await Server.ConnectWelcomedAsync($"session_id={session}");
 
-        // The server creates the heartbeat timer right after it starts the writer that sent the welcome; give that
-        // line a moment to run before the test moves the clock (the timer is due 30 s after it is created).
-        await Task.Delay(50);
+        // The clock may only move once the connection's heartbeat timer exists (it is due 30 s after it is made).
+        await Clock.WaitForTimerAsync(Interval, Interval, heartbeats, "the connection's heartbeat timer was not registered");
         return (client, session);
     }
 

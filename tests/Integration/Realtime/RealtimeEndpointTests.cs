@@ -480,7 +480,7 @@ public sealed class RealtimeEndpointTests(ServerFixture server) : IClassFixture<
         Assert.NotNull(progress);
         Assert.True(progress.IsEndOf(jobId), progress.Raw);
         Assert.Equal("completed", progress.Str("stage"));
-        await client.ExpectNothingAsync(TimeSpan.FromMilliseconds(300));
+        await client.ExpectNothingBeforeProbeAsync();
     }
 
     /// <summary>Connects an unfiltered client first (history is not replayed), submits, and reads the job to its end.</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
+using CleanRealtime.Application.Jobs.PurgeJobs;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using CleanRealtime.IntegrationTests.Reliability;
 using Microsoft.Data.Sqlite;
@@ -332,19 +333,28 @@ public sealed class RetentionTests
     public async Task FinishedJob_OlderThanRetention_IsDeletedByTheBackgroundPurge()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var rounds = new PurgeRounds();
         await using var server = await ServerFixture.StartAsync(
             new Dictionary<string, string?> { ["Jobs:Retention"] = "00:30:00" },
-            services => services.AddSingleton<TimeProvider>(clock));
+            services => services
+                .AddSingleton<TimeProvider>(clock)
+                .AddSingleton(rounds)
+                .AddTransient<MediatR.IPipelineBehavior<PurgeExpiredJobs, int>, CountingPurges>());
         var (job, state) = await server.RunJobAsync(ServerFixture.Synthetic(2, width: 64, height: 64), ["frame_quality"]);
         Assert.Equal("completed", state.GetProperty("status").GetString());
 
-        // Three purge rounds (10 min apart) within the retention: kept.
-        for (var i = 0; i < 2; i++)
+        // Two purge rounds (10 min apart) within the retention, each waited for (the one at start ran before the job
+        // ended): the job is kept.
+        await ServerFixture.WaitUntilAsync(() => Task.FromResult(rounds.Count >= 1), TimeSpan.FromSeconds(5), "the purge at start did not run");
+        for (var round = 2; round <= 3; round++)
         {
             clock.Advance(TimeSpan.FromMinutes(10));
+            var expected = round;
+            await ServerFixture.WaitUntilAsync(
+                () => Task.FromResult(rounds.Count >= expected), TimeSpan.FromSeconds(5), $"purge round {round} did not run");
         }
 
-        await Task.Delay(200);
+        Assert.Equal(3, rounds.Count);
         using (var kept = await server.Http.GetAsync($"/v1/jobs/{job}"))
         {
             Assert.Equal(HttpStatusCode.OK, kept.StatusCode);
@@ -361,6 +371,32 @@ public sealed class RetentionTests
             "the expired job was not deleted");
         using var frames = await server.Http.GetAsync($"/v1/jobs/{job}/frames");
         Assert.Equal(HttpStatusCode.NotFound, frames.StatusCode);
+    }
+
+    /// <summary>How many purge rounds have finished, so the test waits for a round instead of sleeping.</summary>
+    private sealed class PurgeRounds
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Finished() => Interlocked.Increment(ref _count);
+    }
+
+    private sealed class CountingPurges(PurgeRounds rounds) : MediatR.IPipelineBehavior<PurgeExpiredJobs, int>
+    {
+        public async Task<int> Handle(PurgeExpiredJobs request, CancellationToken cancellationToken, MediatR.RequestHandlerDelegate<int> next)
+        {
+            ArgumentNullException.ThrowIfNull(next);
+            try
+            {
+                return await next();
+            }
+            finally
+            {
+                rounds.Finished();
+            }
+        }
     }
 }
 

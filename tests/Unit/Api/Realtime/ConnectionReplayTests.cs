@@ -195,7 +195,11 @@ public sealed class ConnectionReplayTests
         Assert.Equal(MessageType.Ping, (await transport.NextAsync()).Type);
         Assert.Equal(5, (await transport.NextAsync()).Seq);
         Assert.Equal(6, (await transport.NextAsync()).Seq);
-        await Task.Delay(50);
+
+        // A marker published after them comes next: a second 5 would have been queued before it (one connection's
+        // messages go out in the order they were published).
+        PublishAndLog(harness, log, 7);
+        Assert.Equal(7, (await transport.NextAsync()).Seq);
         Assert.False(transport.TryTake(out _));
     }
 

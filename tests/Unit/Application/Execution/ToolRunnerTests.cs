@@ -932,9 +932,21 @@ public sealed class ToolRunnerTests
         await h.RunAsync();
 
         Assert.Equal(JobStatus.Cancelled, h.Job.Status);
+
+        // What was published: frames up to the cancel at frame 3 (frames 4+ were being analysed ahead on the other lanes)
+        // and nothing of any later frame; exactly the recorded frames, each with both plugins' results; the job's end last.
+        var published = h.Published.Payloads;
+        var frames = published.OfType<FramePayload>().ToList();
+        Assert.All(frames, f => Assert.True(string.CompareOrdinal(f.FrameId, FrameResult.IdFor(3)) <= 0, $"{f.FrameId} ({f.Plugin}) was published after the cancel at frame 3"));
+        Assert.Equal(
+            h.Job.Frames.SelectMany(f => new[] { (f.FrameId, "stateless"), (f.FrameId, "canceller") }).Order(),
+            frames.Select(f => (f.FrameId, f.Plugin)).Order());
+        var end = Assert.IsType<ProgressPayload>(published[^1]);
+        Assert.Equal((100, "cancelled"), (end.Progress, end.Stage));
+
+        // And the job records the same frames, each with both results.
         Assert.True(h.Job.Frames.Count <= 3, $"{h.Job.Frames.Count} frames recorded after a cancel at frame 3");
         Assert.All(h.Job.Frames, f => Assert.Equal(2, f.Results.Count));
-        Assert.Equal((100, "cancelled"), (h.Published.Of<ProgressPayload>()[^1].Progress, h.Published.Of<ProgressPayload>()[^1].Stage));
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CleanRealtime.Infrastructure.Media;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Media;
@@ -21,11 +22,34 @@ public sealed class OpenCvThreadPoolTests
     [Fact]
     public void DisableWorkerSpinning_LeavesOpenCvsWorkerActiveWaitSetForNativeCode()
     {
-        var before = OpenCvThreadPool.NativeValue(OpenCvThreadPool.ActiveWaitVariable);
+        // The process may have it already (started with it, or set by an earlier test's AddInfrastructure): it is
+        // unset here so that the call has to set it, then put back as it was.
+        const string Name = OpenCvThreadPool.ActiveWaitVariable;
+        var before = OpenCvThreadPool.NativeValue(Name);
+        try
+        {
+            Assert.Equal(0, UnsetEnv(Name));
+            Assert.Null(OpenCvThreadPool.NativeValue(Name));
 
-        OpenCvThreadPool.DisableWorkerSpinning();
+            OpenCvThreadPool.DisableWorkerSpinning();
+            Assert.Equal("0", OpenCvThreadPool.NativeValue(Name));
 
-        // "0" unless the test process was started with a value of its own, which is kept.
-        Assert.Equal(before ?? "0", OpenCvThreadPool.NativeValue(OpenCvThreadPool.ActiveWaitVariable));
+            // An operator's value is kept.
+            Assert.Equal(0, UnsetEnv(Name));
+            OpenCvThreadPool.SetNativeIfUnset(Name, "5");
+            OpenCvThreadPool.DisableWorkerSpinning();
+            Assert.Equal("5", OpenCvThreadPool.NativeValue(Name));
+        }
+        finally
+        {
+            Assert.Equal(0, UnsetEnv(Name));
+            if (before is not null)
+            {
+                OpenCvThreadPool.SetNativeIfUnset(Name, before);
+            }
+        }
     }
+
+    [DllImport("libc", EntryPoint = "unsetenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int UnsetEnv(string name);
 }

@@ -8,7 +8,6 @@ using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
@@ -18,7 +17,7 @@ namespace CleanRealtime.UnitTests.Application.Realtime.Events;
 public sealed class JobStreamsTests : IAsyncDisposable
 {
     private static readonly DateTimeOffset At = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
-    private readonly FakeTimeProvider _clock = new(At);
+    private readonly TestSupport.TimerWatchingClock _clock = new(At);
     private readonly IJobEventLog _log = Substitute.For<IJobEventLog>();
     private readonly IRealtimeBroadcaster _fanOut = Substitute.For<IRealtimeBroadcaster>();
     private readonly RealtimeOptions _options = new() { ReplayTailSize = 4, EventLogBatchSize = 3 };
@@ -151,16 +150,22 @@ public sealed class JobStreamsTests : IAsyncDisposable
         var writer = new JobEventWriter(log, Options.Create(options), _clock, _logs.CreateLogger<JobEventWriter>());
         var lost = new List<(Guid, long, long)>();
         writer.Lost += (job, first, last) => lost.Add((job, first, last));
+        var timers = _clock.Created;
         var running = writer.RunAsync(CancellationToken.None);
         var job = Guid.NewGuid();
 
         await writer.AppendAsync(new JobEvent(job, 1, MessageType.Progress, [], At, false));
         await writer.AppendAsync(new JobEvent(job, 2, MessageType.Frame, [], At, false));
         var flushed = writer.FlushAsync(CancellationToken.None);
-        await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Any(), "attempt 1");
+        await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() == 1, "attempt 1");
         Assert.NotNull(writer.Health.Failing);
 
-        // The writer waits for its retry pause on the injected clock: 19 s later it still holds the batch.
+        // Nothing more happens until the clock moves: once the writer waits for its retry pause on the injected clock
+        // (its timer exists), no second attempt can come before the clock is advanced.
+        await _clock.WaitForTimersAsync(timers + 1, "the writer waits for its retry pause on the clock");
+        Assert.Single(log.ReceivedCalls());
+
+        // It retries as the clock moves: 19 s later it still holds the batch.
         for (var i = 0; i < 19; i++)
         {
             _clock.Advance(TimeSpan.FromSeconds(1));
@@ -363,18 +368,20 @@ public sealed class JobStreamsTests : IAsyncDisposable
         var retention = new ReplayRetention(_log, options, _clock, NullLogger<ReplayRetention>.Instance);
         using var stopping = new CancellationTokenSource();
 
+        var timers = _clock.Created;
         var running = retention.RunAsync(stopping.Token);
         await TestSupport.Eventually.TrueAsync(() => Purges().Count == 1, "first purge");
+
+        // It waits for the interval on the clock: 9 minutes on do not wake it (a timer fires inside Advance), 10 do.
+        await _clock.WaitForTimersAsync(timers + 1, "the purge waits for its interval on the clock");
+        Assert.Equal(TimeSpan.FromMinutes(10), _clock.DueTimes[^1]);
+        var fired = _clock.Fired;
         _clock.Advance(TimeSpan.FromMinutes(9));
-        await Task.Delay(50);
+        Assert.Equal(fired, _clock.Fired);
         Assert.Single(Purges());
-        await TestSupport.Eventually.TrueAsync(
-            () =>
-            {
-                _clock.Advance(TimeSpan.FromMinutes(1));
-                return Purges().Count == 2;
-            },
-            "second purge, an interval later");
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(fired + 1, _clock.Fired);
+        await TestSupport.Eventually.TrueAsync(() => Purges().Count == 2, "second purge, an interval later");
         await stopping.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);

@@ -8,7 +8,6 @@ using CleanRealtime.UnitTests.TestSupport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
 namespace CleanRealtime.UnitTests.Application.Realtime.Events;
@@ -22,7 +21,7 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
     private static readonly DateTimeOffset At = new(2026, 12, 2, 10, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private readonly Guid _job = Guid.NewGuid();
-    private readonly FakeTimeProvider _clock = new(At);
+    private readonly TimerWatchingClock _clock = new(At);
     private readonly IJobEventLog _log = Substitute.For<IJobEventLog>();
     private readonly IRealtimeBroadcaster _fanOut = Substitute.For<IRealtimeBroadcaster>();
     private readonly RecordingLoggerProvider _logs = new();
@@ -113,10 +112,12 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
         _remote.Receive(Remote(1));
         _remote.Receive(Remote(2));
 
-        // 3 and 4 were lost on the backplane; the log does not have them yet.
+        // 3 and 4 were lost on the backplane; the log does not have them yet. Once the gap fill has read the log and waits
+        // on the clock to read it again, nothing can be delivered before the clock moves.
+        var timers = _clock.Created;
         _remote.Receive(Remote(5));
         _remote.Receive(Remote(6));
-        await Task.Delay(20);
+        await _clock.WaitForTimersAsync(timers + 1, "the gap fill waits on the clock for the log");
         Assert.Equal([1L, 2], Delivered);
 
         Store(1, 2, 3, 4, 5);
@@ -265,8 +266,9 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
         // A resume after 2: 3 is in the log, 4 not yet, 5 is in the mirror's tail only.
         var first = await _remote.TryReadAsync(_job, 2, 10, CancellationToken.None);
         Assert.Equal([3L], first!.Select(m => m.Seq!.Value));
+        var timers = _clock.Created;
         var waiting = _remote.TryReadAsync(_job, 3, 10, CancellationToken.None);
-        await Task.Delay(20);
+        await _clock.WaitForTimersAsync(timers + 1, "the read waits on the clock for the log");
         Assert.False(waiting.IsCompleted);
         Store(4);
         await AdvanceUntilAsync(() => waiting.IsCompleted, "the log got seq 4");
