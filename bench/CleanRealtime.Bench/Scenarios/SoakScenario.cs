@@ -384,7 +384,7 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
                 continue;
             }
 
-            var message = Parse(buffer.AsSpan(0, length), out var end, out var code);
+            var message = Parse(buffer.AsSpan(0, length), out var end, out var failed, out var code);
             length = 0;
             if (code is not null)
             {
@@ -410,6 +410,12 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
             onThisConnection++;
             if (end)
             {
+                if (failed)
+                {
+                    // Nothing in a synthetic job or a decodable upload can fail: the server did.
+                    ServerError($"job {job} ended failed (seen by a subscriber at seq {m.Seq})");
+                }
+
                 await CloseAsync(socket, job);
                 return (true, false);
             }
@@ -444,15 +450,16 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
     }
 
     /// <summary>A job message (type, seq, timestamp), whether it is the job's end, and any error code it carries.</summary>
-    private static SeenMessage? Parse(ReadOnlySpan<byte> utf8, out bool end, out string? errorCode)
+    private static SeenMessage? Parse(ReadOnlySpan<byte> utf8, out bool end, out bool failed, out string? errorCode)
     {
         using var document = JsonDocument.Parse(utf8.ToArray());
-        return Read(document.RootElement, out end, out errorCode);
+        return Read(document.RootElement, out end, out failed, out errorCode);
     }
 
-    private static SeenMessage? Read(JsonElement root, out bool end, out string? errorCode)
+    private static SeenMessage? Read(JsonElement root, out bool end, out bool failed, out string? errorCode)
     {
         end = false;
+        failed = false;
         errorCode = null;
         var type = root.GetProperty("type").GetString()!;
         var payload = root.GetProperty("payload");
@@ -466,7 +473,9 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
             return null;
         }
 
-        end = type == "progress" && payload.TryGetProperty("stage", out var stage) && stage.GetString() is "completed" or "failed" or "cancelled";
+        var stage = type == "progress" && payload.TryGetProperty("stage", out var s) ? s.GetString() : null;
+        end = stage is "completed" or "failed" or "cancelled";
+        failed = stage is "failed";
         return new SeenMessage(seq.GetInt64(), type, root.GetProperty("timestamp").GetString()!);
     }
 
@@ -540,7 +549,7 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
             var items = page.RootElement.GetProperty("items");
             foreach (var item in items.EnumerateArray())
             {
-                if (Read(item, out _, out _) is { } m)
+                if (Read(item, out _, out _, out _) is { } m)
                 {
                     messages.Add(m);
                     since = m.Seq;
