@@ -8,16 +8,18 @@ internal sealed record BenchOptions
     public static readonly string[] AllScenarios = ["micro", "fanout", "scale", "pipeline", "replay"];
 
     /// <summary>Every scenario, in the order they run; <c>peers</c> needs the reference peers' sources, so <c>all</c> leaves it out.</summary>
-    public static readonly string[] KnownScenarios = [.. AllScenarios, "peers", "cluster"];
+    public static readonly string[] KnownScenarios = [.. AllScenarios, "peers", "cluster", "soak"];
 
 
     public const string Usage = """
-        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|peers|cluster]... [options]
+        usage: dotnet run -c Release --project bench/CleanRealtime.Bench -- [all|fanout|scale|pipeline|replay|micro|peers|cluster|soak]... [options]
 
-          all (default)          every scenario: micro, fanout, scale, pipeline, replay (not peers, not cluster)
+          all (default)          every scenario: micro, fanout, scale, pipeline, replay (not peers, cluster, soak)
           peers                  issue 11: the project against the SignalR and plain Kestrel reference peers
           cluster                issue 9: needs Docker (source scripts/containers.sh first); PostgreSQL + Redis
                                  containers and two nodes: cross-node delivery and job claim latency
+          soak                   issue 16 (not CI): --soak-minutes of job churn, uploads, 100 subscribers and a purge every
+                                 minute on a database seeded with a 100,000-frame job; fails on any server error or missing seq
           --quick                smoke run: short steps, 500 connections, few frames (figures indicative only)
           --clients 1,5,100      fan-out client counts
           --connections N        idle connections for scale (default 10000, quick 500)
@@ -26,6 +28,9 @@ internal sealed record BenchOptions
           --out DIR              where latest.json / latest.md go (default bench/results)
           --peer-cases LIST      peers cases to run, of full,100x1000,5x1000 (default all three)
           --repetitions N        peers: repetitions per case and server, medians over them (default 5, quick 1)
+          --soak-minutes N       soak: measured run length in minutes (default 30)
+          --soak-subscribers N   soak: WebSocket subscribers at once (default 100)
+          --soak-seed-frames N   soak: frames of the job the database is seeded with (default 100000)
           --peers DIR            the reference peers' sources for peers (default ../shared/peers beside the repository; copied, never written)
 
         internal: CleanRealtime.Bench serve --kind real|bare --port N   (a benchmark server; started by the driver)
@@ -52,6 +57,13 @@ internal sealed record BenchOptions
     /// <summary>Repetitions per peers case and server (null: 5, or 1 with --quick).</summary>
     public int? Repetitions { get; init; }
 
+    /// <summary>soak: the measured run's length.</summary>
+    public TimeSpan SoakDuration { get; init; } = TimeSpan.FromMinutes(30);
+
+    public int SoakSubscribers { get; init; } = 100;
+
+    public int SoakSeedFrames { get; init; } = 100_000;
+
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         var scenarios = new List<string>();
@@ -63,6 +75,8 @@ internal sealed record BenchOptions
         string? peers = null;
         string[]? peerCases = null;
         int? repetitions = null;
+        double soakMinutes = 30;
+        int soakSubscribers = 100, soakSeedFrames = 100_000;
         for (var i = 0; i < args.Count; i++)
         {
             string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -71,7 +85,7 @@ internal sealed record BenchOptions
                 case "all":
                     scenarios.AddRange(AllScenarios);
                     break;
-                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "peers" or "cluster":
+                case "fanout" or "scale" or "pipeline" or "replay" or "micro" or "peers" or "cluster" or "soak":
                     scenarios.Add(args[i]);
                     break;
                 case "--quick":
@@ -103,6 +117,30 @@ internal sealed record BenchOptions
                     break;
                 case "--peers":
                     peers = Value();
+                    break;
+                case "--soak-minutes":
+                    soakMinutes = double.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (soakMinutes is < 0.5 or > 600)
+                    {
+                        throw new ArgumentException("--soak-minutes takes 0.5..600");
+                    }
+
+                    break;
+                case "--soak-subscribers":
+                    soakSubscribers = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (soakSubscribers is < 1 or > 1000)
+                    {
+                        throw new ArgumentException("--soak-subscribers takes 1..1000");
+                    }
+
+                    break;
+                case "--soak-seed-frames":
+                    soakSeedFrames = int.Parse(Value(), CultureInfo.InvariantCulture);
+                    if (soakSeedFrames is < 0 or > 100_000)
+                    {
+                        throw new ArgumentException("--soak-seed-frames takes 0..100000 (Jobs:MaxFrames)");
+                    }
+
                     break;
                 case "--peer-cases":
                     peerCases = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -144,6 +182,9 @@ internal sealed record BenchOptions
             PeersDirectory = Path.GetFullPath(peers ?? DefaultPeersDirectory()),
             PeerCases = peerCases ?? ["full", "100x1000", "5x1000"],
             Repetitions = repetitions,
+            SoakDuration = TimeSpan.FromMinutes(soakMinutes),
+            SoakSubscribers = soakSubscribers,
+            SoakSeedFrames = soakSeedFrames,
         };
     }
 

@@ -74,6 +74,9 @@ try
             case "cluster":
                 await new ClusterScenario(options, report).RunAsync(cancel.Token);
                 break;
+            case "soak":
+                await new SoakScenario(options, report).RunAsync(cancel.Token);
+                break;
         }
     }
 }

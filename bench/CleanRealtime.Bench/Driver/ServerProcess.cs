@@ -12,6 +12,9 @@ internal sealed record ServeSettings(int MessageBytes, int QueueCapacity, int Ma
 {
     /// <summary>Product configuration for a <c>real</c> server (<c>serve --set key=value</c>).</summary>
     public IReadOnlyDictionary<string, string> Product { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The server's folder (SQLite file, media), kept after it stops (<c>serve --root</c>); null: a temp folder.</summary>
+    public string? Root { get; init; }
 }
 
 /// <summary>
@@ -47,6 +50,8 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public Uri RealtimeUri => new UriBuilder(BaseAddress) { Scheme = "ws", Path = "/v1/realtime" }.Uri;
 
     /// <summary>User + system CPU time of the server process so far (all its threads).</summary>
@@ -78,8 +83,10 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <param name="environment">Extra environment variables of the child, e.g. <c>Jobs__PipelineParallelism</c> (configuration).</param>
+    /// <param name="onOutput">Sees every line the child writes (stdout and stderr), e.g. to count its error log lines.</param>
     public static async Task<ServerProcess> StartAsync(
-        string kind, ServeSettings settings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
+        string kind, ServeSettings settings, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null,
+        Action<string>? onOutput = null)
     {
         var start = kind == "real" ? ProductRuntimeCommand() ?? SelfCommand() : SelfCommand();
         foreach (var arg in new[]
@@ -91,6 +98,12 @@ internal sealed class ServerProcess : IAsyncDisposable
                  })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (settings.Root is { } root)
+        {
+            start.ArgumentList.Add("--root");
+            start.ArgumentList.Add(root);
         }
 
         foreach (var (key, value) in settings.Product)
@@ -123,6 +136,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             else if (e.Data is not null)
             {
                 Remember(output, e.Data);
+                onOutput?.Invoke(e.Data);
             }
         };
         process.ErrorDataReceived += (_, e) =>
@@ -130,6 +144,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             if (e.Data is not null)
             {
                 Remember(output, e.Data);
+                onOutput?.Invoke(e.Data);
             }
         };
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException(

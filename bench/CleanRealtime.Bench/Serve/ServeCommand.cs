@@ -14,11 +14,18 @@ internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int
 {
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>
+    /// <c>--root DIR</c>: the folder of the SQLite file and media (kept at exit), so that a later server can start on the
+    /// same database (the soak scenario restarts on a seeded one). Null: a temp folder, deleted at exit.
+    /// </summary>
+    public string? Root { get; init; }
+
     public static ServeOptions Parse(IReadOnlyList<string> args)
     {
         var kind = "real";
         int port = 0, size = 200, queue = 1000, connections = 20_000;
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        string? root = null;
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");
@@ -29,6 +36,7 @@ internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int
                 case "--size": size = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--queue-capacity": queue = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--max-connections": connections = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--root": root = Path.GetFullPath(value); break;
                 case "--set" when value.IndexOf('=', StringComparison.Ordinal) is > 0 and var equals:
                     settings[value[..equals]] = value[(equals + 1)..];
                     break;
@@ -54,7 +62,7 @@ internal sealed record ServeOptions(string Kind, int Port, int MessageBytes, int
             throw new ArgumentException("--set applies to --kind real only");
         }
 
-        return new ServeOptions(kind, port, size, queue, connections) { Settings = settings };
+        return new ServeOptions(kind, port, size, queue, connections) { Settings = settings, Root = root };
     }
 }
 
@@ -67,7 +75,8 @@ internal static class ServeCommand
 {
     public static async Task<int> RunAsync(ServeOptions options)
     {
-        var root = Directory.CreateTempSubdirectory("cleanrealtime-bench-");
+        var keep = options.Root is not null;
+        var root = keep ? Directory.CreateDirectory(options.Root!) : Directory.CreateTempSubdirectory("cleanrealtime-bench-");
         try
         {
             var app = options.Kind == "real" ? RealServer.Build(options, root.FullName) : BareServer.Build(options, root.FullName);
@@ -87,7 +96,10 @@ internal static class ServeCommand
         {
             try
             {
-                root.Delete(recursive: true);
+                if (!keep)
+                {
+                    root.Delete(recursive: true);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
