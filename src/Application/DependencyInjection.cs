@@ -42,6 +42,7 @@ public static class DependencyInjection
         services.AddSingleton<JobCheckpointer>();
         services.AddSingleton<Jobs.CreateJob.JobAdmission>();
         services.AddSingleton<MediaLibrary.UploadShares>();
+        services.AddSingleton<ExpensiveReads>();
         services.AddSingleton<Realtime.Validation.RealtimeMessageValidator>();
         services.AddSingleton<Realtime.RealtimeMessages>();
         services.AddSingleton<Realtime.MessageSerializer>();
