@@ -16,11 +16,18 @@ namespace CleanRealtime.Infrastructure.Execution;
 /// (round-robin between clients, each held to <c>Jobs:MaxRunningJobsPerClient</c>). A submission on this node wakes an
 /// idle worker at once; a poll every <c>Jobs:QueuePollInterval</c> is the safety net (a job of a client whose place was
 /// freed elsewhere, a claim that failed). A claim that fails (the database busy or away) is logged and tried again at
-/// the next poll: the worker's lane never dies of it.
+/// the next poll: the worker's lane never dies of it. When the worker comes back for its next job, the one it was
+/// given is released if it never started (the run failed before it could, e.g. the database was away), so that it is
+/// neither lost nor held against its client's running cap.
 /// </summary>
-internal abstract partial class ClaimingJobQueue(NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, ILogger logger) : IJobQueue, IDisposable
+internal abstract partial class ClaimingJobQueue(
+    IDbContextFactory<JobsDbContext> contexts, NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, ILogger logger) : IJobQueue, IDisposable
 {
+    private static readonly string Queued = JobStatus.Queued.ToWire();
+
     private readonly SemaphoreSlim _wake = new(0);
+
+    protected IDbContextFactory<JobsDbContext> Contexts => contexts;
 
     protected NodeIdentity Node => node;
 
@@ -41,6 +48,7 @@ internal abstract partial class ClaimingJobQueue(NodeIdentity node, LiveJobs liv
             if (claimed is { } job)
             {
                 yield return job;
+                await ReleaseIfNeverStartedAsync(job, cancellationToken);
                 continue;
             }
 
@@ -66,6 +74,27 @@ internal abstract partial class ClaimingJobQueue(NodeIdentity node, LiveJobs liv
 
     /// <summary>Claims the next job for this node in the store; null when none may start now.</summary>
     protected abstract Task<FairClaim.Claim?> ClaimAsync(CancellationToken cancellationToken);
+
+    private async Task ReleaseIfNeverStartedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var key = jobId.ToString("D");
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            var released = await db.Jobs.Where(j => j.Id == key && j.Status == Queued && j.LeaseOwner == node.Id)
+                .ExecuteUpdateAsync(set => set.SetProperty(j => j.LeaseOwner, (string?)null).SetProperty(j => j.LeaseExpiresAtTicks, (long?)null), cancellationToken);
+            if (released > 0)
+            {
+                LogNeverStarted(jobId);
+                Wake();
+            }
+        }
+        catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            // Given back at the next start (SQLite) or when its lease expires (PostgreSQL).
+            LogReleaseFailed(ex, jobId);
+        }
+    }
 
     private async Task<Guid?> TryClaimOrLogAsync(CancellationToken cancellationToken)
     {
@@ -99,6 +128,12 @@ internal abstract partial class ClaimingJobQueue(NodeIdentity node, LiveJobs liv
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} claimed by worker {Node}")]
     private partial void LogClaimed(Guid jobId, string node);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was claimed but never started; queued again")]
+    private partial void LogNeverStarted(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Giving back the claim of job {JobId}, which never started, failed")]
+    private partial void LogReleaseFailed(Exception exception, Guid jobId);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Claiming the next queued job failed; trying again at the next poll")]
     private partial void LogClaimFailed(Exception exception);
 }
@@ -109,7 +144,7 @@ internal abstract partial class ClaimingJobQueue(NodeIdentity node, LiveJobs liv
 /// </summary>
 internal sealed partial class JobQueue(
     IDbContextFactory<JobsDbContext> contexts, NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, TimeProvider time,
-    ILogger<JobQueue> logger) : ClaimingJobQueue(node, live, options, logger)
+    ILogger<JobQueue> logger) : ClaimingJobQueue(contexts, node, live, options, logger)
 {
     private static readonly string Queued = JobStatus.Queued.ToWire();
     private readonly SemaphoreSlim _released = new(1, 1);
@@ -123,7 +158,7 @@ internal sealed partial class JobQueue(
 
     protected override async Task<FairClaim.Claim?> ClaimAsync(CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
         await ReleaseStaleClaimsAsync(db, cancellationToken);
         var expires = (time.GetUtcNow() + Options.LeaseDuration).UtcTicks;
         return await FairClaim.NextAsync(db, Node.Id, expires, Options.EffectiveMaxRunningJobsPerClient, cancellationToken);

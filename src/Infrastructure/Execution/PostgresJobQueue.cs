@@ -22,7 +22,7 @@ namespace CleanRealtime.Infrastructure.Execution;
 /// </summary>
 internal sealed partial class PostgresJobQueue(
     IDbContextFactory<JobsDbContext> contexts, NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, TimeProvider time,
-    ILogger<PostgresJobQueue> logger) : ClaimingJobQueue(node, live, options, logger)
+    ILogger<PostgresJobQueue> logger) : ClaimingJobQueue(contexts, node, live, options, logger)
 {
     /// <summary>The channel a node notifies when it queues a job.</summary>
     public const string Channel = "cleanrealtime_jobs";
@@ -32,7 +32,7 @@ internal sealed partial class PostgresJobQueue(
         Wake();
         try
         {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
             await db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {jobId.ToString()})", cancellationToken);
         }
         catch (Exception ex) when (ex is DbException or InvalidOperationException or TimeoutException)
@@ -44,7 +44,7 @@ internal sealed partial class PostgresJobQueue(
 
     protected override async Task<FairClaim.Claim?> ClaimAsync(CancellationToken cancellationToken)
     {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({FairClaim.ClaimLockKey})", cancellationToken);
         var expires = (time.GetUtcNow() + Options.LeaseDuration).UtcTicks;
