@@ -59,22 +59,17 @@ public sealed class ExpensiveReadsTests
             Assert.Equal(TimeSpan.FromSeconds(2), busy.Headers.RetryAfter?.Delta);
         }
 
-        // key-a goes away mid-response: its place is free again, and key-c's read goes through.
+        // key-a goes away mid-response: its place is free again, and key-c's read is let in (its 200 comes only once it
+        // holds a place; the 14 MB body is not read, so that a loaded machine does not turn this into a timing test).
         heldA.Dispose();
         await ServerFixture.WaitUntilAsync(
             async () =>
             {
-                using var read = await SendAsync(server, "key-c", $"/v1/jobs/{big}");
-                if (read.StatusCode != HttpStatusCode.OK)
-                {
-                    return false;
-                }
-
-                using var json = await JsonDocument.ParseAsync(await read.Content.ReadAsStreamAsync());
-                return json.RootElement.GetProperty("frames").GetArrayLength() == LargeJobFrames;
+                using var read = await SendAsync(server, "key-c", $"/v1/jobs/{big}", HttpCompletionOption.ResponseHeadersRead);
+                return read.StatusCode == HttpStatusCode.OK;
             },
             TimeSpan.FromSeconds(30),
-            "key-c read the big job once key-a's read had ended");
+            "key-c was let in once key-a's read had ended");
     }
 
     [Fact]
