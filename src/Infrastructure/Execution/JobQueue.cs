@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using CleanRealtime.Application.Common;
@@ -18,7 +19,8 @@ namespace CleanRealtime.Infrastructure.Execution;
 /// freed elsewhere, a claim that failed). A claim that fails (the database busy or away) is logged and tried again at
 /// the next poll: the worker's lane never dies of it. When the worker comes back for its next job, the one it was
 /// given is released if it never started (the run failed before it could, e.g. the database was away), so that it is
-/// neither lost nor held against its client's running cap.
+/// neither lost nor held against its client's running cap — once per job: a job that cannot start twice stays claimed
+/// (and logged) until a restart (SQLite) or its lease expires (PostgreSQL), instead of taking the worker in a loop.
 /// </summary>
 internal abstract partial class ClaimingJobQueue(
     IDbContextFactory<JobsDbContext> contexts, NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, ILogger logger) : IJobQueue, IDisposable
@@ -26,6 +28,7 @@ internal abstract partial class ClaimingJobQueue(
     private static readonly string Queued = JobStatus.Queued.ToWire();
 
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly ConcurrentDictionary<Guid, byte> _givenBack = new();
 
     protected IDbContextFactory<JobsDbContext> Contexts => contexts;
 
@@ -81,13 +84,21 @@ internal abstract partial class ClaimingJobQueue(
         try
         {
             await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-            var released = await db.Jobs.Where(j => j.Id == key && j.Status == Queued && j.LeaseOwner == node.Id)
-                .ExecuteUpdateAsync(set => set.SetProperty(j => j.LeaseOwner, (string?)null).SetProperty(j => j.LeaseExpiresAtTicks, (long?)null), cancellationToken);
-            if (released > 0)
+            var unstarted = db.Jobs.Where(j => j.Id == key && j.Status == Queued && j.LeaseOwner == node.Id);
+            if (!await unstarted.AnyAsync(cancellationToken))
             {
-                LogNeverStarted(jobId);
-                Wake();
+                return;
             }
+
+            if (!_givenBack.TryAdd(jobId, 0))
+            {
+                LogNeverStartedAgain(jobId);
+                return;
+            }
+
+            await unstarted.ExecuteUpdateAsync(
+                set => set.SetProperty(j => j.LeaseOwner, (string?)null).SetProperty(j => j.LeaseExpiresAtTicks, (long?)null), cancellationToken);
+            LogNeverStarted(jobId);
         }
         catch (Exception ex) when (ex is DbException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
         {
@@ -130,6 +141,9 @@ internal abstract partial class ClaimingJobQueue(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was claimed but never started; queued again")]
     private partial void LogNeverStarted(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} was claimed and could not start a second time; it stays claimed until a restart or its lease expires")]
+    private partial void LogNeverStartedAgain(Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Giving back the claim of job {JobId}, which never started, failed")]
     private partial void LogReleaseFailed(Exception exception, Guid jobId);

@@ -67,7 +67,7 @@ public sealed class JobQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReadAllAsync_JobGivenOutButNeverStarted_IsGivenBackAndClaimedAgain()
+    public async Task ReadAllAsync_JobGivenOutButNeverStarted_IsGivenBackOnceAndThenNoLongerHoldsTheWorker()
     {
         var job = await AddAsync("a");
         using var queue = NewQueue();
@@ -79,6 +79,11 @@ public sealed class JobQueueTests : IAsyncLifetime
         // The worker comes back without having started it (its run failed first): the job is claimable again.
         Assert.True(await reader.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(job, reader.Current);
+
+        // It fails to start a second time: it stays claimed, and the worker goes on to the next job instead of looping.
+        var next = await AddAsync("b");
+        Assert.True(await reader.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(next, reader.Current);
     }
 
     [Fact]
