@@ -26,6 +26,12 @@ internal static class FairClaim
     private static readonly string Queued = JobStatus.Queued.ToWire();
     private static readonly string Running = JobStatus.Running.ToWire();
 
+    /// <summary>
+    /// Whether any job waits unclaimed: read first, so that an idle worker's poll writes nothing and takes no lock.
+    /// </summary>
+    public static Task<bool> AnyWaitingAsync(JobsDbContext db, CancellationToken cancellationToken) =>
+        db.Jobs.AnyAsync(j => j.Status == Queued && j.LeaseOwner == null, cancellationToken);
+
     /// <summary>Claims the next job for <paramref name="owner"/>; null when no client with a free place has one waiting.</summary>
     public static async Task<Claim?> NextAsync(JobsDbContext db, string owner, long expiresAtTicks, int perClient, CancellationToken cancellationToken)
     {

@@ -174,6 +174,11 @@ internal sealed partial class JobQueue(
     {
         await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
         await ReleaseStaleClaimsAsync(db, cancellationToken);
+        if (!await FairClaim.AnyWaitingAsync(db, cancellationToken))
+        {
+            return null;
+        }
+
         var expires = (time.GetUtcNow() + Options.LeaseDuration).UtcTicks;
         return await FairClaim.NextAsync(db, Node.Id, expires, Options.EffectiveMaxRunningJobsPerClient, cancellationToken);
     }

@@ -45,6 +45,11 @@ internal sealed partial class PostgresJobQueue(
     protected override async Task<FairClaim.Claim?> ClaimAsync(CancellationToken cancellationToken)
     {
         await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
+        if (!await FairClaim.AnyWaitingAsync(db, cancellationToken))
+        {
+            return null;
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({FairClaim.ClaimLockKey})", cancellationToken);
         var expires = (time.GetUtcNow() + Options.LeaseDuration).UtcTicks;
