@@ -41,6 +41,8 @@ public static class DependencyInjection
         services.AddSingleton<LiveJobs>();
         services.AddSingleton<JobCheckpointer>();
         services.AddSingleton<Jobs.CreateJob.JobAdmission>();
+        services.AddSingleton<MediaLibrary.UploadShares>();
+        services.AddSingleton<ExpensiveReads>();
         services.AddSingleton<Realtime.Validation.RealtimeMessageValidator>();
         services.AddSingleton<Realtime.RealtimeMessages>();
         services.AddSingleton<Realtime.MessageSerializer>();

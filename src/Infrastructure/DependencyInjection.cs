@@ -33,6 +33,7 @@ public static class DependencyInjection
         services.AddHostedService<ReplayRetentionService>();
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
+        services.Configure<ReadsOptions>(configuration.GetSection("Reads"));
         services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
         if (shared)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Jobs.GetJob;
 using CleanRealtime.Application.Jobs.GetJobFrames;
 using MediatR;
@@ -19,13 +20,19 @@ internal static class JobJsonWriter
 
     /// <summary>
     /// Reads the job (404 when unknown, before anything is written), then writes it. The extended fields are read after
-    /// the frames, so they are at least as new as the last frame written.
+    /// the frames, so they are at least as new as the last frame written. With <paramref name="reads"/>, a job of more
+    /// than <see cref="ReadsOptions.LargeJobFrames"/> frames is written only in a place of that limiter (429 or 503
+    /// before anything is written when there is none for <paramref name="client"/>).
     /// </summary>
     public static async Task WriteAsync(
         HttpResponse response, IMediator mediator, Guid jobId, bool extended, int statusCode, JsonSerializerOptions options,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, ExpensiveReads? reads = null, string? client = null)
     {
         var head = (await mediator.Send(new GetJob(jobId), cancellationToken)).ToResponse();
+        var first = await mediator.Send(new GetJobFrames(jobId, 0, PageSize), cancellationToken);
+        using var place = reads is not null && reads.IsLargeJob(first.Total)
+            ? await reads.EnterAsync(client ?? string.Empty, $"a job of {first.Total} frames", cancellationToken)
+            : null;
         response.StatusCode = statusCode;
         response.ContentType = "application/json; charset=utf-8";
 
@@ -40,7 +47,7 @@ internal static class JobJsonWriter
                 if (field.NameEquals("frames"))
                 {
                     writer.WritePropertyName(field.Name);
-                    await WriteFramesAsync(writer, response, Pages(mediator, jobId, cancellationToken), options, cancellationToken);
+                    await WriteFramesAsync(writer, response, Pages(mediator, jobId, first, cancellationToken), options, cancellationToken);
                 }
                 else
                 {
@@ -82,14 +89,22 @@ internal static class JobJsonWriter
         writer.WriteEndArray();
     }
 
-    /// <summary>The job's frames, page by page, until a page comes back short (a running job may still be adding some).</summary>
+    /// <summary>
+    /// The job's frames, page by page from the <paramref name="first"/> one already read, until a page comes back short
+    /// (a running job may still be adding some).
+    /// </summary>
     private static async IAsyncEnumerable<IReadOnlyList<FrameResponse>> Pages(
-        IMediator mediator, Guid jobId, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IMediator mediator, Guid jobId, FramePage first, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var offset = 0;
+        var page = first;
         while (true)
         {
-            var page = await mediator.Send(new GetJobFrames(jobId, offset, PageSize), cancellationToken);
+            if (offset > 0)
+            {
+                page = await mediator.Send(new GetJobFrames(jobId, offset, PageSize), cancellationToken);
+            }
+
             yield return page.Items.Select(JobMapping.ToResponse).ToList();
             offset += page.Items.Count;
             if (page.Items.Count < PageSize)

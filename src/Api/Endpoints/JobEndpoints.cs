@@ -1,6 +1,7 @@
 using CleanRealtime.Api.Errors;
 using System.Text.Json;
 using CleanRealtime.Api.Contracts;
+using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.CreateJob;
 using CleanRealtime.Application.Jobs.GetFramePicture;
@@ -34,13 +35,16 @@ public static class JobEndpoints
             .WithName("CreateJob");
         jobs.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
         jobs.MapGetAndHead("/{jobId:guid}", GetAsync)
-            .Produces<JobResponse>().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetJob");
+            .Produces<JobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetJob");
         jobs.MapGetAndHead("/{jobId:guid}/extended", GetExtendedAsync)
-            .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetExtendedJob");
+            .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetExtendedJob");
         jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames");
         jobs.MapGetAndHead("/{jobId:guid}/frames/{frameId}/image", GetFramePictureAsync)
             .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithName("GetFramePicture");
         jobs.MapGetAndHead("/{jobId:guid}/events", GetEventsAsync)
             .ProducesValidationProblem()
@@ -94,12 +98,17 @@ public static class JobEndpoints
         return TypedResults.Ok(new JobListResponse(page.Items.Select(j => j.ToSummary()).ToList(), page.NextCursor));
     }
 
-    private static Task GetAsync(Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
-        JobJsonWriter.WriteAsync(response, mediator, jobId, extended: false, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken);
+    private static Task GetAsync(
+        Guid jobId, HttpResponse response, IMediator mediator, ExpensiveReads reads, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        JobJsonWriter.WriteAsync(
+            response, mediator, jobId, extended: false, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken, reads,
+            Security.ClientIdentity.Of(response.HttpContext));
 
     private static Task GetExtendedAsync(
-        Guid jobId, HttpResponse response, IMediator mediator, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
-        JobJsonWriter.WriteAsync(response, mediator, jobId, extended: true, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken);
+        Guid jobId, HttpResponse response, IMediator mediator, ExpensiveReads reads, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        JobJsonWriter.WriteAsync(
+            response, mediator, jobId, extended: true, StatusCodes.Status200OK, json.Value.SerializerOptions, cancellationToken, reads,
+            Security.ClientIdentity.Of(response.HttpContext));
 
     private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
         Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
@@ -116,15 +125,23 @@ public static class JobEndpoints
         return TypedResults.Ok(new JobFramesResponse(page.Items.Select(JobMapping.ToResponse).ToList(), page.Total, next < page.Total ? next : null));
     }
 
-    /// <summary>The frame as a JPEG; <c>overlay</c> (default true) draws the job's results, <c>width</c> scales it down.</summary>
+    /// <summary>
+    /// The frame as a JPEG; <c>overlay</c> (default true) draws the job's results, <c>width</c> scales it down. Decoding
+    /// and drawing a frame is an expensive read: it waits for a place in <see cref="ExpensiveReads"/>.
+    /// </summary>
     private static async Task<FileContentHttpResult> GetFramePictureAsync(
-        Guid jobId, string frameId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+        Guid jobId, string frameId, HttpRequest request, IMediator mediator, ExpensiveReads reads, CancellationToken cancellationToken)
     {
         var query = new QueryReader(request);
         var overlay = query.Boolean("overlay") ?? true;
         var picture = new GetFramePicture(jobId, frameId, overlay, query.Integer("width"));
         query.ThrowIfInvalid();
-        var jpeg = await mediator.Send(picture, cancellationToken);
+        byte[] jpeg;
+        using (await reads.EnterAsync(Security.ClientIdentity.Of(request.HttpContext), "a frame picture", cancellationToken))
+        {
+            jpeg = await mediator.Send(picture, cancellationToken);
+        }
+
         request.HttpContext.Response.Headers.CacheControl = "no-cache";
         return TypedResults.File(jpeg, "image/jpeg");
     }

@@ -35,6 +35,8 @@ public static partial class MediaEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status507InsufficientStorage)
             .DisableAntiforgery()
             .WithName("UploadMedia");
         media.MapGetAndHead("/", ListAsync).WithRequestTimeout(Errors.StoreRequestTimeout.Policy).ProducesValidationProblem().WithName("ListMedia");
@@ -89,7 +91,7 @@ public static partial class MediaEndpoints
 
                 var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
                 await using var body = new RequestBodyStream(section.Body, request.HttpContext);
-                var stored = await mediator.Send(new UploadMedia(body, fileName), cancellationToken);
+                var stored = await mediator.Send(new UploadMedia(body, fileName, Security.ClientIdentity.Of(request.HttpContext)), cancellationToken);
                 return TypedResults.Created($"/v1/media/{stored.Name}", MediaResponse.From(stored));
             }
         }

@@ -33,6 +33,8 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             PayloadTooLargeException t => new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "The request body is too large.", Detail = t.Message },
             UnsupportedMediaException u => new ProblemDetails { Status = StatusCodes.Status415UnsupportedMediaType, Title = "Unsupported media type.", Detail = u.Message },
             GoneException g => new ProblemDetails { Status = StatusCodes.Status410Gone, Title = "Gone.", Detail = g.Message },
+            InsufficientStorageException s => new ProblemDetails { Status = StatusCodes.Status507InsufficientStorage, Title = "Insufficient storage.", Detail = s.Message },
+            ServerBusyException b => ServiceUnavailable(httpContext, b),
             BadHttpRequestException b => new ProblemDetails
             {
                 Status = b.StatusCode,
@@ -103,6 +105,12 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     {
         httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(exception.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         return new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = exception.Message };
+    }
+
+    private static ProblemDetails ServiceUnavailable(HttpContext httpContext, ServerBusyException exception)
+    {
+        httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(exception.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return new ProblemDetails { Status = StatusCodes.Status503ServiceUnavailable, Title = "The server is busy.", Detail = exception.Message };
     }
 
     /// <summary>

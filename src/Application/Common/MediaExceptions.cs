@@ -8,3 +8,6 @@ public sealed class UnsupportedMediaException(string message, Exception? inner =
 
 /// <summary>Something the server had is no longer there (a job's source file deleted or replaced). Mapped to 410.</summary>
 public sealed class GoneException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The media volume would be left with less free space than <c>Media:MinFreeBytes</c>. Mapped to 507.</summary>
+public sealed class InsufficientStorageException(string message) : Exception(message);

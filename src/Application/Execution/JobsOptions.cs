@@ -65,6 +65,17 @@ public sealed class JobsOptions
     /// <summary>Jobs one client (its verified API key, else its address) may have waiting (<c>Jobs:MaxQueuedJobsPerClient</c>).</summary>
     public int MaxQueuedJobsPerClient { get; set; } = 100;
 
+    /// <summary>
+    /// Jobs one client may have running (or claimed by a worker) at once, on all nodes together
+    /// (<c>Jobs:MaxRunningJobsPerClient</c>). 0 (the default) means every worker of a node but one
+    /// (<see cref="MaxConcurrentJobs"/> − 1, at least 1): one client alone never holds every worker, so another client's job
+    /// starts as soon as a worker is free instead of waiting for the first client's long jobs.
+    /// </summary>
+    public int MaxRunningJobsPerClient { get; set; }
+
+    /// <summary>The effective per-client cap: <see cref="MaxRunningJobsPerClient"/>, or every worker but one when it is 0 or less.</summary>
+    public int EffectiveMaxRunningJobsPerClient => MaxRunningJobsPerClient > 0 ? MaxRunningJobsPerClient : Math.Max(1, MaxConcurrentJobs - 1);
+
     /// <summary>A job whose source has more frames fails with <c>BUDGET_EXCEEDED</c> (<c>Jobs:MaxFrames</c>).</summary>
     public int MaxFrames { get; set; } = 100_000;
 

@@ -6,15 +6,66 @@ using MediatR;
 
 namespace CleanRealtime.Application.MediaLibrary;
 
-/// <summary>Stores an uploaded file (already streaming from the request) in the media library.</summary>
-public sealed record UploadMedia(Stream Content, string? FileName) : IRequest<MediaFile>;
+/// <summary>
+/// Stores an uploaded file (already streaming from the request) in the media library, within the share of uploads of
+/// <paramref name="Client"/> (<see cref="UploadShares"/>); null (no client to hold to a share) only for the server itself.
+/// </summary>
+public sealed record UploadMedia(Stream Content, string? FileName, string? Client = null) : IRequest<MediaFile>;
 
-public sealed class UploadMediaHandler(IMediaLibrary library) : IRequestHandler<UploadMedia, MediaFile>
+public sealed class UploadMediaHandler(IMediaLibrary library, UploadShares shares) : IRequestHandler<UploadMedia, MediaFile>
 {
-    public Task<MediaFile> Handle(UploadMedia request, CancellationToken cancellationToken)
+    public async Task<MediaFile> Handle(UploadMedia request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return library.AddAsync(request.Content, request.FileName, cancellationToken);
+        if (request.Client is null)
+        {
+            return await library.AddAsync(request.Content, request.FileName, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var ticket = shares.Admit(request.Client);
+        await using var counted = new ChargedStream(request.Content, ticket);
+        return await library.AddAsync(counted, request.FileName, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The upload's body as the library reads it, every byte charged to the client's day as it arrives.</summary>
+    private sealed class ChargedStream(Stream inner, UploadShares.UploadTicket ticket) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            ticket.Charge(read);
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = inner.Read(buffer, offset, count);
+            ticket.Charge(read);
+            return read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 

@@ -1,9 +1,7 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.Projection;
-using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
@@ -14,102 +12,54 @@ using Npgsql;
 namespace CleanRealtime.Infrastructure.Execution;
 
 /// <summary>
-/// The job queue on PostgreSQL, shared by every node: a stored queued job is the queue entry. A worker claims the
-/// oldest unclaimed one with <c>FOR UPDATE SKIP LOCKED</c> (so two workers never take the same job) under a lease
-/// (<c>Jobs:LeaseDuration</c>) that <see cref="JobLeaseService"/> renews while the job runs; queued jobs survive any
-/// node. Enqueueing wakes this node's idle workers at once and every other node's through PostgreSQL's
-/// <c>NOTIFY</c> (<see cref="JobQueueListener"/>); a poll is the safety net for a
-/// notification that never came (a listener reconnecting), <c>Jobs:QueuePollInterval</c>.
+/// The job queue on PostgreSQL, shared by every node: a stored queued job is the queue entry. A worker claims the next
+/// one (<see cref="FairClaim"/>: round-robin between clients, each held to <c>Jobs:MaxRunningJobsPerClient</c> across
+/// all nodes) under a lease (<c>Jobs:LeaseDuration</c>) that <see cref="JobLeaseService"/> renews while the job runs;
+/// queued jobs survive any node. Claims are serialized across nodes by a transaction-scoped advisory lock, so two
+/// workers never take the same job nor both take a client's last free place. Enqueueing wakes this node's idle workers
+/// at once and every other node's through PostgreSQL's <c>NOTIFY</c> (<see cref="JobQueueListener"/>); a poll is the
+/// safety net for a notification that never came (a listener reconnecting), <c>Jobs:QueuePollInterval</c>.
 /// </summary>
 internal sealed partial class PostgresJobQueue(
     IDbContextFactory<JobsDbContext> contexts, NodeIdentity node, LiveJobs live, IOptions<JobsOptions> options, TimeProvider time,
-    ILogger<PostgresJobQueue> logger) : IJobQueue, IDisposable
+    ILogger<PostgresJobQueue> logger) : ClaimingJobQueue(contexts, node, live, options, logger)
 {
     /// <summary>The channel a node notifies when it queues a job.</summary>
     public const string Channel = "cleanrealtime_jobs";
 
-    private static readonly string Queued = JobStatus.Queued.ToWire();
-    private readonly SemaphoreSlim _wake = new(0);
-
-    public async ValueTask EnqueueAsync(Guid jobId, CancellationToken cancellationToken)
+    public override async ValueTask EnqueueAsync(Guid jobId, CancellationToken cancellationToken)
     {
         Wake();
         try
         {
-            await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+            await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
             await db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {jobId.ToString()})", cancellationToken);
         }
         catch (Exception ex) when (ex is DbException or InvalidOperationException or TimeoutException)
         {
             // The job is stored: the other nodes' workers still find it at their next poll.
-            LogNotifyFailed(ex, jobId);
+            LogNotifyFailed(Logger, ex, jobId);
         }
     }
 
-    /// <summary>A job may be waiting: an idle worker of this node looks now.</summary>
-    public void Wake() => _wake.Release();
-
-    public async IAsyncEnumerable<Guid> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    protected override async Task<FairClaim.Claim?> ClaimAsync(CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var claimed = await TryClaimAsync(cancellationToken);
-            if (claimed is { } job)
-            {
-                yield return job;
-                continue;
-            }
-
-            // Nothing to claim: wait for a local submission or the next poll, whichever comes first.
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            poll.CancelAfter(options.Value.QueuePollInterval);
-            try
-            {
-                await _wake.WaitAsync(poll.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // The poll interval passed.
-            }
-        }
-    }
-
-    public void Dispose() => _wake.Dispose();
-
-    private async Task<Guid?> TryClaimAsync(CancellationToken cancellationToken)
-    {
-        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var expires = (time.GetUtcNow() + options.Value.LeaseDuration).UtcTicks;
-        var claims = await db.Database.SqlQuery<Claim>(
-            $"""
-             UPDATE jobs SET "LeaseOwner" = {node.Id}, "LeaseExpiresAtTicks" = {expires}
-             WHERE "Id" = (SELECT "Id" FROM jobs WHERE "Status" = {Queued} AND "LeaseOwner" IS NULL
-                           ORDER BY "CreatedAtTicks", "Id" LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING "Id", "CancelRequested"
-             """).ToListAsync(cancellationToken);
-        if (claims is not [var claim])
+        await using var db = await Contexts.CreateDbContextAsync(cancellationToken);
+        if (!await FairClaim.AnyWaitingAsync(db, cancellationToken))
         {
             return null;
         }
 
-        var id = Guid.Parse(claim.Id);
-        if (claim.CancelRequested)
-        {
-            // Cancelled on some node while it waited: the runner sees it before its first frame.
-            live.RequestCancel(id);
-        }
-
-        LogClaimed(id, node.Id);
-        return id;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({FairClaim.ClaimLockKey})", cancellationToken);
+        var expires = (time.GetUtcNow() + Options.LeaseDuration).UtcTicks;
+        var claim = await FairClaim.NextAsync(db, Node.Id, expires, Options.EffectiveMaxRunningJobsPerClient, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return claim;
     }
 
-    private sealed record Claim(string Id, bool CancelRequested);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} claimed by worker {Node}")]
-    private partial void LogClaimed(Guid jobId, string node);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} queued, but notifying the other nodes failed; their workers find it at their next poll")]
-    private partial void LogNotifyFailed(Exception exception, Guid jobId);
+    private static partial void LogNotifyFailed(ILogger logger, Exception exception, Guid jobId);
 }
 
 /// <summary>

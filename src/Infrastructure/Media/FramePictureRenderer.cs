@@ -34,7 +34,10 @@ public sealed partial class FramePictureRenderer(FrameSourceFactory sources, ILo
         ArgumentOutOfRangeException.ThrowIfLessThan(index, 1);
         using var decoded = Decode(source, index);
         var scale = width is { } w && w < decoded.Width ? w / (double)decoded.Width : 1.0;
-        using var picture = scale < 1.0 ? Resized(decoded, scale) : decoded.Clone();
+
+        // Drawn on the decoded frame itself when it keeps its size: a 4K frame is 24 MB, a copy of it another 24.
+        using var resized = scale < 1.0 ? Resized(decoded, scale) : null;
+        var picture = resized ?? decoded;
         if (results is not null)
         {
             foreach (var (plugin, data) in results)

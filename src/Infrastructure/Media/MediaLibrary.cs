@@ -25,6 +25,12 @@ public sealed partial class MediaLibrary : IMediaLibrary
 {
     public const string UploadFolder = "uploads";
 
+    /// <summary>How the name of an upload still being received starts (hidden from listings; leftovers are swept).</summary>
+    public const string PartPrefix = ".part-";
+
+    /// <summary>While an upload is copied, the free space of the media volume is measured again after this many bytes.</summary>
+    private const long MeasureEveryBytes = 8 * 1024 * 1024;
+
     private const int CopyBufferBytes = 81920;
     private const int MaxCachedProbes = 4096;
 
@@ -39,14 +45,20 @@ public sealed partial class MediaLibrary : IMediaLibrary
     };
 
     private readonly FrameSourceFactory _sources;
+    private readonly DiskSpace _disk;
+    private readonly long _minFreeBytes;
     private readonly ILogger<MediaLibrary> _logger;
     private readonly ConcurrentDictionary<(string Path, long Length, DateTime Written), Probe> _probes = new();
 
-    public MediaLibrary(FrameSourceFactory sources, IOptions<MediaOptions> options, ILogger<MediaLibrary> logger)
+    public MediaLibrary(FrameSourceFactory sources, IOptions<MediaOptions> options, ILogger<MediaLibrary> logger, DiskSpace? disk = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _sources = sources;
         _logger = logger;
+        _disk = disk ?? DiskSpace.System;
+        _minFreeBytes = options.Value.MinFreeBytes >= 0
+            ? options.Value.MinFreeBytes
+            : throw new ArgumentException("Media:MinFreeBytes must be 0 (off) or positive.", nameof(options));
         MaxUploadBytes = options.Value.MaxUploadBytes > 0
             ? options.Value.MaxUploadBytes
             : throw new ArgumentException("Media:MaxUploadBytes must be positive.", nameof(options));
@@ -66,12 +78,13 @@ public sealed partial class MediaLibrary : IMediaLibrary
 
         var folder = UploadsFolder();
         var id = Guid.NewGuid().ToString("N");
-        var temporary = Path.Join(folder, $".part-{id}{extension}");
+        EnsureRoom(folder, 0);
+        var temporary = Path.Join(folder, $"{PartPrefix}{id}{extension}");
         var final = Path.Join(folder, id + extension);
         var kept = false;
         try
         {
-            var size = await CopyBoundedAsync(content, temporary, cancellationToken).ConfigureAwait(false);
+            var size = await CopyBoundedAsync(content, temporary, folder, cancellationToken).ConfigureAwait(false);
             if (size == 0)
             {
                 throw new RequestValidationException([new ValidationFailure("file", "The file is empty.")]);
@@ -213,13 +226,37 @@ public sealed partial class MediaLibrary : IMediaLibrary
         return real;
     }
 
-    private async Task<long> CopyBoundedAsync(Stream content, string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Free bytes the media volume has beyond <c>Media:MinFreeBytes</c>; throws <see cref="InsufficientStorageException"/>
+    /// when writing <paramref name="bytes"/> more would go below it (or it is reached already).
+    /// </summary>
+    private long EnsureRoom(string folder, long bytes)
+    {
+        if (_minFreeBytes == 0)
+        {
+            return long.MaxValue;
+        }
+
+        var room = _disk.AvailableBytes(folder) - _minFreeBytes;
+        if (room <= 0 || room < bytes)
+        {
+            LogDiskFloor(_minFreeBytes);
+            throw new InsufficientStorageException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The server keeps at least {_minFreeBytes} bytes free on its media volume (Media:MinFreeBytes) and has no room for this upload; try again when files have been deleted."));
+        }
+
+        return room;
+    }
+
+    private async Task<long> CopyBoundedAsync(Stream content, string path, string folder, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
         try
         {
             await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous);
-            long total = 0;
+            long total = 0, measuredAt = 0;
+            var room = EnsureRoom(folder, 0);
             int read;
             while ((read = await content.ReadAsync(buffer.AsMemory(0, CopyBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
             {
@@ -230,6 +267,14 @@ public sealed partial class MediaLibrary : IMediaLibrary
                         CultureInfo.InvariantCulture, $"An upload may not exceed {MaxUploadBytes} bytes (Media:MaxUploadBytes)."));
                 }
 
+                // Other uploads and jobs use the volume too: measure again now and then, and before writing past the room.
+                if (read > room || total - measuredAt >= MeasureEveryBytes)
+                {
+                    room = EnsureRoom(folder, read);
+                    measuredAt = total;
+                }
+
+                room -= read;
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             }
 
@@ -332,6 +377,9 @@ public sealed partial class MediaLibrary : IMediaLibrary
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Media {Name} cannot be decoded: {Reason}")]
     private partial void LogUndecodable(string name, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload refused: the media volume is down to its floor of {MinFreeBytes} free bytes (Media:MinFreeBytes)")]
+    private partial void LogDiskFloor(long minFreeBytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not delete the temporary upload {Path}")]
     private partial void LogCleanupFailed(Exception exception, string path);

@@ -18,6 +18,9 @@ public static class MediaRegistration
         ArgumentNullException.ThrowIfNull(configuration);
 
         services.Configure<MediaOptions>(configuration.GetSection(MediaOptions.SectionName));
+        services.Configure<Application.MediaLibrary.UploadSharesOptions>(configuration.GetSection(MediaOptions.SectionName));
+        services.AddSingleton(DiskSpace.System);
+        services.AddHostedService<UploadLeftoverSweeper>();
         services.AddSingleton<FrameSourceFactory>();
         services.AddSingleton<IFrameSourceFactory>(sp => sp.GetRequiredService<FrameSourceFactory>());
         services.AddSingleton<IMediaLibrary, MediaLibrary>();

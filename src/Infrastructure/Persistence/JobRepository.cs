@@ -10,6 +10,7 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
 {
     private static readonly string[] Unfinished = [JobStatus.Queued.ToWire(), JobStatus.Running.ToWire()];
     private static readonly string Queued = JobStatus.Queued.ToWire();
+    private static readonly string Running = JobStatus.Running.ToWire();
 
     public async Task AddAsync(Job job, string? submittedBy, CancellationToken cancellationToken)
     {
@@ -24,6 +25,7 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
             SubmittedBy = submittedBy,
         };
         Apply(memento, row);
+        row.Turn = await NextTurnAsync(db, submittedBy, cancellationToken);
         db.Jobs.Add(row);
         db.Frames.AddRange(memento.Frames.Select(f => ToRow(memento.Id, f)));
         await db.SaveChangesAsync(cancellationToken);
@@ -212,6 +214,23 @@ internal sealed class JobRepository(IDbContextFactory<JobsDbContext> contexts) :
         var rows = await db.Jobs.AsNoTracking().Where(j => Unfinished.Contains(j.Status))
             .OrderBy(j => j.CreatedAtTicks).ThenBy(j => j.Id).ToListAsync(cancellationToken);
         return rows.Select(r => Job.Restore(ToMemento(r, []))).ToList();
+    }
+
+    /// <summary>
+    /// The turn of a new job of <paramref name="client"/>: after the newest turn a worker has taken (the round being
+    /// served now; when no job is with a worker, the round before the oldest waiting one) and after the client's own
+    /// unfinished jobs. Every query reads jobs by status only (indexed), never the finished history.
+    /// </summary>
+    private static async Task<long> NextTurnAsync(JobsDbContext db, string? client, CancellationToken cancellationToken)
+    {
+        var served = await db.Jobs.Where(j => j.Status == Running || (j.Status == Queued && j.LeaseOwner != null))
+                         .MaxAsync(j => (long?)j.Turn, cancellationToken)
+                     ?? await db.Jobs.Where(j => j.Status == Queued).MinAsync(j => (long?)j.Turn, cancellationToken) - 1
+                     ?? 0;
+        var own = client is null
+            ? null
+            : await db.Jobs.Where(j => Unfinished.Contains(j.Status) && j.SubmittedBy == client).MaxAsync(j => (long?)j.Turn, cancellationToken);
+        return Math.Max(served, own ?? 0) + 1;
     }
 
     private static InvalidOperationException Corrupt(JobRow row, string column) =>

@@ -22,6 +22,13 @@ public sealed class JobRow
     /// <summary>Who submitted the job (a digest of the verified API key, else the client address): what per-client queue caps count.</summary>
     public string? SubmittedBy { get; set; }
 
+    /// <summary>
+    /// The job's turn among waiting jobs (fair scheduling, see <c>FairClaim</c>): one more than the later of the newest
+    /// turn taken by a worker and its client's last unfinished job's turn, set when the job is stored. Workers claim
+    /// the lowest turn first, so each client with jobs waiting gets one started per round.
+    /// </summary>
+    public long Turn { get; set; }
+
     /// <summary>The worker node holding the job (PostgreSQL queue), until its lease expires; null while nobody holds it.</summary>
     public string? LeaseOwner { get; set; }
 

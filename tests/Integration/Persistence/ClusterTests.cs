@@ -10,7 +10,7 @@ namespace CleanRealtime.IntegrationTests.Persistence;
 
 /// <summary>
 /// Several nodes on one PostgreSQL store, in this test process on loopback ports (and one as its own OS process, to be
-/// killed): the shared queue with <c>FOR UPDATE SKIP LOCKED</c>, leases, <c>Node:Roles</c> and cancel on any node.
+/// killed): the shared queue (claims serialized by an advisory lock, see FairClaim), leases, <c>Node:Roles</c> and cancel on any node.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class ClusterTests(PostgresContainer postgres)

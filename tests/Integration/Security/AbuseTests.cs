@@ -35,7 +35,9 @@ public sealed class BoundedMemoryTests : IAsyncLifetime
     [Fact]
     public async Task GetJob_ParallelGetsOfA100000FrameJob_KeepServerMemoryBounded()
     {
-        await using var server = await ServerProcess.StartAsync(_root);
+        // Eight at once from one client: above the default share of expensive reads (ExpensiveReadsTests proves that
+        // limit); what is measured here is the memory one read holds while it streams.
+        await using var server = await ServerProcess.StartAsync(_root, "--Reads:MaxConcurrent=8", "--Reads:MaxConcurrentPerClient=8");
         var job = await SeedFinishedJobAsync(Path.Combine(_root, "jobs.db"), Frames);
 
         // One full read first: every frame is there, in order, in the frozen five-field shape.
@@ -66,7 +68,7 @@ public sealed class BoundedMemoryTests : IAsyncLifetime
     }
 
     /// <summary>Writes a finished job with <paramref name="frames"/> frame rows straight into the server's database.</summary>
-    private static async Task<Guid> SeedFinishedJobAsync(string database, int frames)
+    internal static async Task<Guid> SeedFinishedJobAsync(string database, int frames, string source = "synthetic:pitch?frames=100000&width=64&height=64")
     {
         var id = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
@@ -79,10 +81,11 @@ public sealed class BoundedMemoryTests : IAsyncLifetime
                 """
                 INSERT INTO jobs (Id, Source, DeviceRequested, DeviceUsed, PluginsJson, Status, Progress, Error, CreatedAtTicks, StartedAt,
                                   CompletedAt, CompletedAtTicks, PluginTimingsJson, WarningsJson)
-                VALUES ($id, 'synthetic:pitch?frames=100000&width=64&height=64', 'cpu', 'cpu', '["frame_quality"]', 'completed', 100, NULL,
+                VALUES ($id, $source, 'cpu', 'cpu', '["frame_quality"]', 'completed', 100, NULL,
                         $ticks, $now, $now, $ticks, '{"frame_quality":4321.5}', '[]')
                 """;
             insertJob.Parameters.AddWithValue("$id", id.ToString("D"));
+            insertJob.Parameters.AddWithValue("$source", source);
             insertJob.Parameters.AddWithValue("$ticks", now.UtcTicks);
             insertJob.Parameters.AddWithValue("$now", now.ToString("yyyy-MM-dd HH:mm:ss.fffffffzzz", CultureInfo.InvariantCulture));
             await insertJob.ExecuteNonQueryAsync();

@@ -137,6 +137,9 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                         .HasMaxLength(80)
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("Turn")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("WarningsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");

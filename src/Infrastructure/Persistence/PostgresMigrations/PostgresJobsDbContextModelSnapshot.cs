@@ -142,6 +142,9 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
                         .HasMaxLength(80)
                         .HasColumnType("character varying(80)");
 
+                    b.Property<long>("Turn")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("WarningsJson")
                         .IsRequired()
                         .HasColumnType("text");

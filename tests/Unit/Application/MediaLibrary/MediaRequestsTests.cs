@@ -86,8 +86,41 @@ public sealed class MediaRequestsTests
         using var content = new MemoryStream([1, 2, 3]);
         _library.AddAsync(content, "clip.mp4", Arg.Any<CancellationToken>()).Returns(Clip);
 
-        var stored = await new UploadMediaHandler(_library).Handle(new UploadMedia(content, "clip.mp4"), CancellationToken.None);
+        var stored = await new UploadMediaHandler(_library, Shares(new UploadSharesOptions())).Handle(new UploadMedia(content, "clip.mp4"), CancellationToken.None);
 
         Assert.Same(Clip, stored);
     }
+
+    [Fact]
+    public async Task UploadMedia_LibraryFails_FreesTheClientsPlaceForItsNextUpload()
+    {
+        var handler = new UploadMediaHandler(_library, Shares(new UploadSharesOptions { MaxConcurrentUploadsPerClient = 1 }));
+        using var content = new MemoryStream([1, 2, 3]);
+        _library.AddAsync(Arg.Any<Stream>(), "bad.mp4", Arg.Any<CancellationToken>()).Returns<MediaFile>(_ => throw new UnsupportedMediaException("undecodable"));
+        _library.AddAsync(Arg.Any<Stream>(), "good.mp4", Arg.Any<CancellationToken>()).Returns(Clip);
+
+        await Assert.ThrowsAsync<UnsupportedMediaException>(() => handler.Handle(new UploadMedia(content, "bad.mp4", "ip:1"), CancellationToken.None));
+
+        Assert.Same(Clip, await handler.Handle(new UploadMedia(content, "good.mp4", "ip:1"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task UploadMedia_BytesReadPastTheDaysShare_ThrowCapacityExceeded()
+    {
+        var handler = new UploadMediaHandler(_library, Shares(new UploadSharesOptions { MaxUploadBytesPerClientPerDay = 2 }));
+        using var content = new MemoryStream([1, 2, 3]);
+        _library.AddAsync(Arg.Any<Stream>(), "clip.mp4", Arg.Any<CancellationToken>())
+            .Returns(async call =>
+            {
+                await call.Arg<Stream>().CopyToAsync(Stream.Null);
+                return Clip;
+            });
+
+        var refused = await Assert.ThrowsAsync<CapacityExceededException>(() => handler.Handle(new UploadMedia(content, "clip.mp4", "ip:1"), CancellationToken.None));
+
+        Assert.True(refused.RetryAfter > TimeSpan.FromHours(23));
+    }
+
+    private static UploadShares Shares(UploadSharesOptions options) =>
+        new(Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<UploadShares>.Instance);
 }

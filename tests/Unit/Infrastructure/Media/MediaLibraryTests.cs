@@ -54,6 +54,22 @@ public sealed class MediaLibraryTests : IDisposable
     }
 
     [Fact]
+    public async Task AddAsync_ReachingTheFreeSpaceFloorWhileReceived_ThrowsInsufficientStorageAndLeavesNothing()
+    {
+        // The volume has 30,000 bytes above the floor, less whatever the upload has written so far.
+        const long Floor = 1_000_000;
+        var disk = new DiskSpace(folder => Floor + 30_000 - new DirectoryInfo(folder).EnumerateFiles(".part-*", new EnumerationOptions { AttributesToSkip = 0 }).Sum(f => f.Length));
+        var options = Options.Create(new MediaOptions { Root = _root, MaxUploadBytes = 64 * 1024, MinFreeBytes = Floor });
+        var library = new MediaLibrary(_sources, options, NullLogger<MediaLibrary>.Instance, disk);
+        await using var content = new FailingStream(bytesBeforeFailure: 60_000);
+
+        var refused = await Assert.ThrowsAsync<InsufficientStorageException>(() => library.AddAsync(content, "clip.avi", CancellationToken.None));
+
+        Assert.Contains("Media:MinFreeBytes", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Uploads, "*", new EnumerationOptions { AttributesToSkip = 0 }));
+    }
+
+    [Fact]
     public async Task AddAsync_ImageWithUpperCaseExtension_StoredUnderALowerCaseUuidName()
     {
         var source = Path.Combine(_root, "source.png");
