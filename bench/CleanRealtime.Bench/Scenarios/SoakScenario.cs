@@ -98,6 +98,9 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
             ["Realtime:ReplayPurgeInterval"] = "00:01:00",
             ["Realtime:ReplayRetention"] = "00:02:00",
 
+            // All the soak's clients share 127.0.0.1: its ~35 uploads a minute would be one client's share of 20.
+            ["Media:MaxUploadsPerClientPerMinute"] = "0",
+
             // What the purge deleted (logged at Information); everything else stays at the bench's Warning.
             ["Logging:LogLevel:CleanRealtime.Application.Realtime.Events.ReplayRetention"] = "Information",
         },
@@ -837,7 +840,7 @@ internal sealed partial class SoakScenario(BenchOptions options, Report report)
         var minutes = measured.TotalMinutes;
         var table = new Table($"Soak: {Fmt.N(minutes, 1)} min of job churn on a database seeded with a {Fmt.I(options.SoakSeedFrames)}-frame job", "figure", "value")
         {
-            Note = "Realtime:ReplayPurgeInterval 00:01:00, Realtime:ReplayRetention 00:02:00, Jobs:MaxConcurrentJobs 2 (default). " +
+            Note = "Realtime:ReplayPurgeInterval 00:01:00, Realtime:ReplayRetention 00:02:00, Media:MaxUploadsPerClientPerMinute 0 (one address), Jobs:MaxConcurrentJobs 2 (default). " +
                    $"{Lanes} lanes submit small frame_quality jobs one after another (50 % paced 150–600 frames at 40–100 fps, 30 % of " +
                    "those cancelled mid-way; 40 % unpaced 200–800 frames; 10 % on an uploaded picture, deleted after the job); " +
                    $"{options.SoakSubscribers} WebSocket subscribers spread over the lanes follow each job with since=0, one in five " +

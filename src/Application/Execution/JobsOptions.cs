@@ -67,14 +67,16 @@ public sealed class JobsOptions
 
     /// <summary>
     /// Jobs one client may have running (or claimed by a worker) at once, on all nodes together
-    /// (<c>Jobs:MaxRunningJobsPerClient</c>). 0 (the default) means every worker of a node but one
-    /// (<see cref="MaxConcurrentJobs"/> − 1, at least 1): one client alone never holds every worker, so another client's job
-    /// starts as soon as a worker is free instead of waiting for the first client's long jobs.
+    /// (<c>Jobs:MaxRunningJobsPerClient</c>). 0 (the default) means no cap of its own: a lone user of the embedded server
+    /// keeps every worker busy, as before. A server shared by several clients sets it, typically to the workers of a node
+    /// but one (<see cref="MaxConcurrentJobs"/> − 1): one client alone then never holds every worker, so another client's
+    /// job starts as soon as a worker is free instead of waiting for the first client's long jobs. Whatever the cap,
+    /// workers take the next job round-robin between clients.
     /// </summary>
     public int MaxRunningJobsPerClient { get; set; }
 
-    /// <summary>The effective per-client cap: <see cref="MaxRunningJobsPerClient"/>, or every worker but one when it is 0 or less.</summary>
-    public int EffectiveMaxRunningJobsPerClient => MaxRunningJobsPerClient > 0 ? MaxRunningJobsPerClient : Math.Max(1, MaxConcurrentJobs - 1);
+    /// <summary>The effective per-client cap: <see cref="MaxRunningJobsPerClient"/>, or no cap (int.MaxValue) when it is 0 or less.</summary>
+    public int EffectiveMaxRunningJobsPerClient => MaxRunningJobsPerClient > 0 ? MaxRunningJobsPerClient : int.MaxValue;
 
     /// <summary>A job whose source has more frames fails with <c>BUDGET_EXCEEDED</c> (<c>Jobs:MaxFrames</c>).</summary>
     public int MaxFrames { get; set; } = 100_000;

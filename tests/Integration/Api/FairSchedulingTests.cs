@@ -13,12 +13,11 @@ namespace CleanRealtime.IntegrationTests.Api;
 public sealed class FairSchedulingTests
 {
     [Fact]
-    public async Task RunningCap_WithTwoWorkersByDefault_OneClientRunsOneJobAndTheOtherWorkerServesAnotherClient()
+    public async Task RunningCap_OfOneWithTwoWorkers_OneClientRunsOneJobAndTheOtherWorkerServesAnotherClient()
     {
         await using var server = await ServerFixture.StartAsync(new Dictionary<string, string?>
         {
-            // 0: the default (every worker but one), in place of the fixture's 2.
-            ["Jobs:MaxConcurrentJobs"] = "2", ["Jobs:MaxRunningJobsPerClient"] = "0", ["Auth:ApiKeys"] = "key-a,key-b",
+            ["Jobs:MaxConcurrentJobs"] = "2", ["Jobs:MaxRunningJobsPerClient"] = "1", ["Auth:ApiKeys"] = "key-a,key-b",
         });
         await FairScheduling.RunningCapHoldsAsync(server);
     }

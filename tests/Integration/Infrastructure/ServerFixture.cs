@@ -39,9 +39,6 @@ public sealed class ServerFixture : IAsyncLifetime
             ["Media:Root"] = MediaRoot,
             ["Jobs:MaxConcurrentJobs"] = "2",
 
-            // One local client runs on both workers, as the tests written before per-client caps expect; the tests of
-            // the cap and of fair scheduling set their own.
-            ["Jobs:MaxRunningJobsPerClient"] = "2",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
