@@ -158,12 +158,12 @@ public sealed class JobStreamsTests : IAsyncDisposable
         await writer.AppendAsync(new JobEvent(job, 2, MessageType.Frame, [], At, false));
         var flushed = writer.FlushAsync(CancellationToken.None);
         await TestSupport.Eventually.TrueAsync(() => log.ReceivedCalls().Count() == 1, "attempt 1");
-        Assert.NotNull(writer.Health.Failing);
 
         // Nothing more happens until the clock moves: once the writer waits for its retry pause on the injected clock
         // (its timer exists), no second attempt can come before the clock is advanced.
         await _clock.WaitForTimersAsync(timers + 1, "the writer waits for its retry pause on the clock");
         Assert.Single(log.ReceivedCalls());
+        Assert.NotNull(writer.Health.Failing);
 
         // It retries as the clock moves: 19 s later it still holds the batch.
         for (var i = 0; i < 19; i++)
