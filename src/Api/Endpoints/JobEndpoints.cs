@@ -24,6 +24,9 @@ public static class JobEndpoints
     public static IEndpointRouteBuilder MapJobEndpoints(this IEndpointRouteBuilder routes)
     {
         var jobs = routes.MapGroup("/v1/jobs").WithTags("Jobs");
+
+        // Every request that needs the store has a time limit; the three that stream a whole job to a client at the
+        // speed it reads have none (their store reads are bounded by the store's own command and busy timeouts).
         jobs.WithRequestTimeout(Errors.StoreRequestTimeout.Policy);
         jobs.MapPost("/", CreateAsync)
             .Accepts<CreateJobRequest>("application/json")
@@ -36,10 +39,12 @@ public static class JobEndpoints
         jobs.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
         jobs.MapGetAndHead("/{jobId:guid}", GetAsync)
             .Produces<JobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetJob");
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetJob")
+            .DisableRequestTimeout();
         jobs.MapGetAndHead("/{jobId:guid}/extended", GetExtendedAsync)
             .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetExtendedJob");
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetExtendedJob")
+            .DisableRequestTimeout();
         jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames");
         jobs.MapGetAndHead("/{jobId:guid}/frames/{frameId}/image", GetFramePictureAsync)
             .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
@@ -53,7 +58,8 @@ public static class JobEndpoints
             .WithName("GetJobEvents");
         jobs.MapPost("/{jobId:guid}/cancel", CancelAsync)
             .Produces<ExtendedJobResponse>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob");
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob")
+            .DisableRequestTimeout();
         return routes;
     }
 
