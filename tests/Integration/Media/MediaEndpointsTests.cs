@@ -69,7 +69,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
 
         using var response = await _server.Http.PostAsync("/v1/media", content);
 
-        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
 
@@ -80,7 +80,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
 
         using var response = await _server.Http.PostAsync("/v1/media", form);
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("file", out _));
     }
 
@@ -96,7 +96,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
 
         using var response = await _server.Http.PostAsync("/v1/media", content);
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
@@ -106,7 +106,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
     {
         using var response = await UploadAsync([], "empty.mp4");
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal("The file is empty.", problem.GetProperty("errors").GetProperty("file")[0].GetString());
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
@@ -116,7 +116,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
     {
         using var response = await UploadAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("not a video at all\n", 200))), "notes.mp4");
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.StartsWith("The file is not a video or image OpenCV can decode", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
@@ -128,7 +128,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
 
         using var response = await UploadAsync(video[..(video.Length * 2 / 3)], "cut.avi");
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Contains("truncated", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
@@ -140,7 +140,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
     {
         using var response = await UploadAsync(TestVideos.PitchAvi(frames: 2, width: 64, height: 64), fileName);
 
-        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
 
@@ -149,7 +149,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
     {
         using var response = await UploadAsync(new byte[SmallLimit + (128 * 1024)], "big.avi");
 
-        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
 
@@ -165,7 +165,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
 
         using var response = await _server.Http.SendAsync(request);
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Contains("Media:MaxUploadBytes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
@@ -221,7 +221,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
     {
         using var response = await _server.Http.GetAsync($"/v1/media?{query}");
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
@@ -236,9 +236,9 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
         using var get = await _server.Http.GetAsync(path);
         using var delete = await _server.Http.DeleteAsync(path);
 
-        var problem = await AssertProblemAsync(get, HttpStatusCode.BadRequest);
+        var problem = await ProblemAssert.IsProblemAsync(get, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("name", out _));
-        await AssertProblemAsync(delete, HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(delete, HttpStatusCode.BadRequest);
         Assert.True(File.Exists(Path.Combine(_server.Root, "jobs.db")));
     }
 
@@ -254,8 +254,8 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
         using var delete = await _server.Http.DeleteAsync("/v1/media/link.avi");
         var list = await _server.GetJsonAsync("/v1/media");
 
-        await AssertProblemAsync(get, HttpStatusCode.NotFound);
-        await AssertProblemAsync(delete, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(get, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(delete, HttpStatusCode.NotFound);
         Assert.True(File.Exists(secret));
         Assert.Empty(list.GetProperty("items").EnumerateArray());
     }
@@ -270,7 +270,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
         using var after = await _server.Http.GetAsync(location);
 
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
-        await AssertProblemAsync(after, HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(after, HttpStatusCode.NotFound);
         Assert.Empty(TestVideos.FilesUnder(Uploads));
     }
 
@@ -286,7 +286,7 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
             var queued = await server.SubmitJobAsync("./still.bmp", ["frame_quality"]);
 
             using var conflict = await server.Http.DeleteAsync("/v1/media/still.bmp");
-            var problem = await AssertProblemAsync(conflict, HttpStatusCode.Conflict);
+            var problem = await ProblemAssert.IsProblemAsync(conflict, HttpStatusCode.Conflict);
             Assert.Contains(queued.ToString(), problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
             using (await server.Http.PostAsync($"/v1/jobs/{queued}/cancel", null))
@@ -313,14 +313,5 @@ public sealed class MediaEndpointsTests : IAsyncLifetime
         file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         form.Add(file, "file", fileName);
         return await _server.Http.PostAsync("/v1/media", form);
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.Clone();
     }
 }

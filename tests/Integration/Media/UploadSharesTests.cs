@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -35,7 +34,7 @@ public sealed class UploadSharesTests
 
         using (var third = await UploadAsync(server, Picture, "a.bmp", "key-a"))
         {
-            var problem = await AssertProblemAsync(third, HttpStatusCode.TooManyRequests);
+            var problem = await ProblemAssert.IsProblemAsync(third, HttpStatusCode.TooManyRequests);
             Assert.Contains("2 uploads in progress", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.Equal(TimeSpan.FromSeconds(5), third.Headers.RetryAfter?.Delta);
         }
@@ -79,7 +78,7 @@ public sealed class UploadSharesTests
         clock.Advance(TimeSpan.FromSeconds(20));
         using (var refused = await UploadAsync(server, Picture, "late.bmp"))
         {
-            var problem = await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests);
+            var problem = await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.TooManyRequests);
             Assert.Contains("at most 3 uploads per minute", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.Equal(TimeSpan.FromSeconds(40), refused.Headers.RetryAfter?.Delta);
         }
@@ -108,7 +107,7 @@ public sealed class UploadSharesTests
         // The third goes past the day's bytes while it is received: cut off, nothing of it kept.
         using (var cut = await UploadAsync(server, Picture, "third.bmp"))
         {
-            var problem = await AssertProblemAsync(cut, HttpStatusCode.TooManyRequests);
+            var problem = await ProblemAssert.IsProblemAsync(cut, HttpStatusCode.TooManyRequests);
             Assert.Contains("Media:MaxUploadBytesPerClientPerDay", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.InRange(cut.Headers.RetryAfter!.Delta!.Value, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
         }
@@ -118,7 +117,7 @@ public sealed class UploadSharesTests
         // With the day's share used up, the next is refused before anything is read.
         using (var refused = await UploadAsync(server, Picture, "fourth.bmp"))
         {
-            await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests);
+            await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.TooManyRequests);
         }
 
         clock.Advance(TimeSpan.FromDays(1));
@@ -134,7 +133,7 @@ public sealed class UploadSharesTests
 
         using var response = await UploadAsync(server, Picture, "a.bmp");
 
-        var problem = await AssertProblemAsync(response, HttpStatusCode.InsufficientStorage);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.InsufficientStorage);
         Assert.Equal("https://tools.ietf.org/html/rfc4918#section-11.5", problem.GetProperty("type").GetString());
         Assert.Contains("Media:MinFreeBytes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(TestVideos.FilesUnder(Path.Combine(server.MediaRoot, "uploads")));
@@ -193,14 +192,5 @@ public sealed class UploadSharesTests
         }
 
         return await server.Http.SendAsync(request);
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.Clone();
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using CleanRealtime.IntegrationTests.Infrastructure;
 using CleanRealtime.IntegrationTests.Reliability;
 
@@ -32,14 +31,14 @@ public sealed class ExpensiveReadsTests
 
         using (var again = await SendAsync(server, "key-a", $"/v1/jobs/{big}/extended"))
         {
-            var problem = await AssertProblemAsync(again, HttpStatusCode.TooManyRequests);
+            var problem = await ProblemAssert.IsProblemAsync(again, HttpStatusCode.TooManyRequests);
             Assert.Contains("expensive reads", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.Equal(TimeSpan.FromSeconds(1), again.Headers.RetryAfter?.Delta);
         }
 
         using (var picture = await SendAsync(server, "key-a", $"/v1/jobs/{big}/frames/frame-000001/image?width=32"))
         {
-            await AssertProblemAsync(picture, HttpStatusCode.TooManyRequests);
+            await ProblemAssert.IsProblemAsync(picture, HttpStatusCode.TooManyRequests);
         }
 
         // Cheap reads are not limited.
@@ -54,7 +53,7 @@ public sealed class ExpensiveReadsTests
         Assert.Equal(HttpStatusCode.OK, heldB.StatusCode);
         using (var busy = await SendAsync(server, "key-c", $"/v1/jobs/{big}"))
         {
-            var problem = await AssertProblemAsync(busy, HttpStatusCode.ServiceUnavailable);
+            var problem = await ProblemAssert.IsProblemAsync(busy, HttpStatusCode.ServiceUnavailable);
             Assert.Contains("busy", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             Assert.Equal(TimeSpan.FromSeconds(2), busy.Headers.RetryAfter?.Delta);
         }
@@ -125,14 +124,5 @@ public sealed class ExpensiveReadsTests
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { { "X-API-Key", key } } };
         return http.SendAsync(request, completion);
-    }
-
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.Clone();
     }
 }
