@@ -25,8 +25,9 @@ public sealed class ServerMetrics
     private readonly Counter _dropped;
     private readonly Counter _backplane;
 
-    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog)
+    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog, RemoteJobStreams mirrors)
     {
+        ArgumentNullException.ThrowIfNull(mirrors);
         ArgumentNullException.ThrowIfNull(eventLog);
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(connections);
@@ -70,6 +71,12 @@ public sealed class ServerMetrics
             "cleanrealtime_replay_gaps_reported_total",
             "Replays (realtime resume or GET /v1/jobs/{id}/events) on this node that met messages never stored and answered REPLAY_UNAVAILABLE for them.");
         var failing = factory.CreateGauge("cleanrealtime_event_log_failing", "1 while the event log's last write failed, else 0.");
+        var mirrored = factory.CreateCounter(
+            "cleanrealtime_backplane_gap_messages_total",
+            "Messages of jobs run on other nodes that the backplane did not bring to this node: filled from the event log, or skipped (never stored; a replay over them answers REPLAY_UNAVAILABLE).",
+            new CounterConfiguration { LabelNames = ["outcome"] });
+        var filledFromLog = mirrored.WithLabels("filled_from_log");
+        var skipped = mirrored.WithLabels("skipped");
 
         Registry.AddBeforeCollectCallback(async cancellationToken =>
         {
@@ -78,6 +85,8 @@ public sealed class ServerMetrics
             failures.IncTo(health.WriteFailures);
             gaps.IncTo(health.GapsReported);
             failing.Set(health.Failing is null ? 0 : 1);
+            filledFromLog.IncTo(mirrors.FilledFromLog);
+            skipped.IncTo(mirrors.Skipped);
 
             var counts = await repository.CountByStatusAsync(cancellationToken).ConfigureAwait(false);
             foreach (var status in Enum.GetValues<JobStatus>())

@@ -54,6 +54,15 @@ public sealed partial class RemoteJobStreams(
     /// <summary>Jobs mirrored now.</summary>
     public int Count => _mirrors.Count;
 
+    private long _filledFromLog;
+    private long _skipped;
+
+    /// <summary>Messages this node's mirrors took from the event log because the backplane did not bring them (for <c>/metrics</c>).</summary>
+    public long FilledFromLog => Interlocked.Read(ref _filledFromLog);
+
+    /// <summary>Messages this node's mirrors skipped: not brought by the backplane and not in the log (for <c>/metrics</c>).</summary>
+    public long Skipped => Interlocked.Read(ref _skipped);
+
     /// <summary>Whether a subscriber here gets the job's live messages through a mirror: the job is not published by this node.</summary>
     public bool RunsElsewhere(Guid jobId) => Enabled && !local.PublishesHere(jobId);
 
@@ -377,6 +386,7 @@ public sealed partial class RemoteJobStreams(
                     mirror.Filling = false;
                     if (filled > 0)
                     {
+                        Interlocked.Add(ref _filledFromLog, filled);
                         LogGapFilled(jobId, from, after, filled, fromHeld, time.GetElapsedTime(started).TotalMilliseconds);
                     }
 
@@ -454,6 +464,7 @@ public sealed partial class RemoteJobStreams(
                         var resumeAt = mirror.Pending.Keys.First() - 1;
                         if (resumeAt > mirror.Tail.LastSeq)
                         {
+                            Interlocked.Add(ref _skipped, resumeAt - mirror.Tail.LastSeq);
                             LogGapBeforeEnd(jobId, mirror.Tail.NextSeq, resumeAt);
                             mirror.Tail = new JobStream(jobId, _tailSize, resumeAt);
                         }
@@ -469,6 +480,7 @@ public sealed partial class RemoteJobStreams(
                 lock (mirror.Gate)
                 {
                     var resumeAt = mirror.Pending.Count > 0 ? mirror.Pending.Keys.First() - 1 : mirror.HighestSeen;
+                    Interlocked.Add(ref _skipped, Math.Max(0, resumeAt - mirror.Tail.LastSeq));
                     LogGapSkipped(jobId, mirror.Tail.NextSeq, resumeAt, _options.BackplaneGapTimeout.TotalSeconds);
                     mirror.Tail = new JobStream(jobId, _tailSize, resumeAt);
                 }
@@ -490,6 +502,7 @@ public sealed partial class RemoteJobStreams(
         mirror.Filling = false;
         if (filled + fromHeld > 0)
         {
+            Interlocked.Add(ref _filledFromLog, filled);
             LogGapFilled(mirror.JobId, from, mirror.Tail.LastSeq, filled, fromHeld, time.GetElapsedTime(started).TotalMilliseconds);
         }
 

@@ -126,6 +126,9 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
 
         Assert.Equal([1L, 2, 3, 4, 5, 6, 7], Delivered);
         Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains("filled seq 3 to", StringComparison.Ordinal));
+        // 3 and 4, and 5, which the log held by then too (the held copy is not delivered again).
+        Assert.Equal(3, _remote.FilledFromLog);
+        Assert.Equal(0, _remote.Skipped);
     }
 
     [Fact]
@@ -204,6 +207,7 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
 
         Assert.Equal([1L, 3], Delivered);
         Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("seq 2 to 2 are not in the event log", StringComparison.Ordinal));
+        Assert.Equal(1, _remote.Skipped);
     }
 
     [Fact]
@@ -223,6 +227,7 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
         Assert.Equal([1L, 2, 6], Delivered);
         await Eventually.TrueAsync(() => _remote.Count == 0, "the mirror is dropped: the log is the job's history now");
         Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("seq 3 to 5 are not in the event log, which holds the job's end", StringComparison.Ordinal));
+        Assert.Equal(3, _remote.Skipped);
     }
 
     [Fact]
