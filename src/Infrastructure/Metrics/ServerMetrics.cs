@@ -5,6 +5,7 @@ using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Infrastructure.Realtime;
 using MediatR;
+using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 
 namespace CleanRealtime.Infrastructure.Metrics;
@@ -25,9 +26,13 @@ public sealed class ServerMetrics
     private readonly Counter _dropped;
     private readonly Counter _backplane;
 
-    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog, RemoteJobStreams mirrors)
+    /// <param name="services">
+    /// Where <see cref="RemoteJobStreams"/> is found when Prometheus scrapes: it is not a constructor dependency because
+    /// it depends, through the job streams and the backplane, on these metrics.
+    /// </param>
+    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog, IServiceProvider services)
     {
-        ArgumentNullException.ThrowIfNull(mirrors);
+        ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(eventLog);
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(connections);
@@ -85,6 +90,7 @@ public sealed class ServerMetrics
             failures.IncTo(health.WriteFailures);
             gaps.IncTo(health.GapsReported);
             failing.Set(health.Failing is null ? 0 : 1);
+            var mirrors = services.GetRequiredService<RemoteJobStreams>();
             filledFromLog.IncTo(mirrors.FilledFromLog);
             skipped.IncTo(mirrors.Skipped);
 
