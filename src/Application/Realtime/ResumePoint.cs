@@ -1,4 +1,5 @@
 using System.Globalization;
+using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Application.Realtime;
 
@@ -41,7 +42,11 @@ public sealed class ReplayUnavailableException : Exception
     /// <summary>The messages that were never stored, when that is the reason (not retention).</summary>
     public SeqRange? Missing { get; }
 
-    public static string MissingText(Guid jobId, SeqRange missing, long? firstSeq) =>
+    /// <summary>The <c>error</c> a subscriber gets in place of the unavailable messages (no <c>seq</c>: it answers the client).</summary>
+    public ErrorPayload ToErrorPayload() =>
+        new(Message, JobId: JobId, Details: new ErrorDetails(ErrorCodes.ReplayUnavailable, Message));
+
+    private static string MissingText(Guid jobId, SeqRange missing, long? firstSeq) =>
         $"Messages {missing} of job {jobId} were published but could not be stored; they cannot be replayed."
         + (firstSeq is { } next ? $" The next kept is {next}." : " Nothing after them is kept.");
 }

@@ -45,24 +45,8 @@ public sealed class JobHistory(
     /// <see cref="ReadAsync"/>, stopping before the first missing <c>seq</c>: a page that starts at a hole is empty, with the
     /// hole (the missing range and the next <c>seq</c> kept) in <see cref="HistoryPage.Missing"/>.
     /// </summary>
-    public async Task<HistoryPage> ReadPageAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
-    {
-        var page = await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
-        var hole = FindHole(page, afterSeq);
-        if (hole is null)
-        {
-            return new HistoryPage(page, null);
-        }
-
-        var (at, missing) = hole.Value;
-        if (at > 0)
-        {
-            return new HistoryPage([.. page.Take(at)], null);
-        }
-
-        writer.Health.GapReported();
-        return new HistoryPage([], new ReplayUnavailableException(jobId, missing, page[0].Seq));
-    }
+    public async Task<HistoryPage> ReadPageAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken) =>
+        CutAtHole(jobId, await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false), afterSeq);
 
     /// <summary>
     /// <see cref="ReadForSubscriberCoreAsync"/>, with a <c>REPLAY_UNAVAILABLE</c> error (no <c>seq</c>) in place of messages
@@ -71,30 +55,43 @@ public sealed class JobHistory(
     public async Task<IReadOnlyList<OutboundMessage>> ReadForSubscriberAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken)
     {
         var page = await ReadForSubscriberCoreAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false);
-        if (FindHole(page, afterSeq) is not { } hole)
+        var cut = CutAtHole(jobId, page, afterSeq);
+        if (cut.Missing is not { } missing)
         {
-            return page;
+            // The whole page, or the messages before a hole (the next page starts at it).
+            return cut.Items;
         }
 
-        var (at, missing) = hole;
-        if (at > 0)
-        {
-            // The messages before the hole; the next page starts at it.
-            return [.. page.Take(at)];
-        }
-
-        writer.Health.GapReported();
-        var text = ReplayUnavailableException.MissingText(jobId, missing, page[0].Seq);
         var withNotice = new List<OutboundMessage>(page.Count + 1);
-        if (messages.TryCreate(new ErrorPayload(text, JobId: jobId, Details: new ErrorDetails(ErrorCodes.ReplayUnavailable, text)), out var error))
+        if (messages.TryCreate(missing.ToErrorPayload(), out var error))
         {
             withNotice.Add(serializer.ToOutbound(error));
         }
 
         // What follows the hole, up to the next one (which the next page reports in turn).
-        var next = FindHole(page, page[0].Seq!.Value - 1);
-        withNotice.AddRange(next is { } further ? page.Take(further.At) : page);
+        withNotice.AddRange(CutAtHole(jobId, page, page[0].Seq!.Value - 1).Items);
         return withNotice;
+    }
+
+    /// <summary>
+    /// The page up to its first missing <c>seq</c> (counting on from <paramref name="afterSeq"/>); a page that starts at a
+    /// hole is empty, with what is missing (counted as a gap reported).
+    /// </summary>
+    private HistoryPage CutAtHole(Guid jobId, IReadOnlyList<OutboundMessage> page, long afterSeq)
+    {
+        if (FindHole(page, afterSeq) is not { } hole)
+        {
+            return new HistoryPage(page, null);
+        }
+
+        var (at, missing) = hole;
+        if (at > 0)
+        {
+            return new HistoryPage([.. page.Take(at)], null);
+        }
+
+        writer.Health.GapReported();
+        return new HistoryPage([], new ReplayUnavailableException(jobId, missing, page[0].Seq));
     }
 
     /// <summary>The index of the first message after a missing <c>seq</c> (counting on from <paramref name="afterSeq"/>), and what is missing.</summary>

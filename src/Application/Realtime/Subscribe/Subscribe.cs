@@ -88,9 +88,7 @@ public sealed class SubscribeHandler(
         // A resume point past the job's last seq has nothing to replay; not since + 1, which overflows at long.MaxValue.
         if (range is not null && since < range.FirstSeq - 1)
         {
-            var unavailable = new ReplayUnavailableException(job.Id, range.FirstSeq);
-            Add(welcome, new ErrorPayload(
-                unavailable.Message, JobId: job.Id, Details: new ErrorDetails(ErrorCodes.ReplayUnavailable, unavailable.Message)));
+            Add(welcome, new ReplayUnavailableException(job.Id, range.FirstSeq).ToErrorPayload());
             since = range.FirstSeq - 1;
         }
 
