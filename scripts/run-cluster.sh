@@ -30,7 +30,8 @@ mkdir -p "$run_dir" "$media_root"
 name="${CLUSTER_NAME:-$$}"
 pg="cleanrealtime-pg-$name"; redis="cleanrealtime-redis-$name"; pids=()
 cleanup() {
-  trap - EXIT INT TERM
+  # Once stopping, a second Ctrl-C or SIGTERM (a supervisor, or `timeout` forwarding its own) must not cut the clean-up short.
+  trap - EXIT; trap "" INT TERM
   echo; echo "run-cluster: stopping ${#pids[@]} nodes, PostgreSQL and Redis"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   # Each node stops within its shutdown timeout; one that does not is killed.
