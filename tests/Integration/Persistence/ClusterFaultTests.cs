@@ -225,30 +225,30 @@ public sealed class ClusterFaultTests(PostgresContainer postgres, RedisContainer
         await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var database = connection.GetDatabase();
         var received = new ConcurrentQueue<BackplaneMessage>();
-        var subscription = await connection.GetSubscriber().SubscribeAsync(RedisLink.Channel);
+        var subscription = await connection.GetSubscriber().SubscribeAsync(BackplaneScripts.Channel);
         subscription.OnMessage(m =>
         {
-            if (RedisLink.TryDecode(m.Message, out var message))
+            if (BackplaneWireFormat.TryDecode(m.Message, out var message))
             {
                 received.Enqueue(message);
             }
         });
         var (lost, other) = (Guid.NewGuid(), Guid.NewGuid());
 
-        await RedisLink.PublishAsync(database, [Sent(lost, 1), Sent(lost, 2), Sent(other, 1)]);
-        Assert.Equal(2, (long)await RedisLink.CloseAsync(database, lost));
-        await RedisLink.PublishAsync(database, [Sent(lost, 3), Sent(other, 2)]);
-        await RedisLink.PublishAsync(database, [Sent(other, 3)]);
+        await BackplaneScripts.PublishAsync(database, [Sent(lost, 1), Sent(lost, 2), Sent(other, 1)]);
+        Assert.Equal(2, (long)await BackplaneScripts.CloseAsync(database, lost));
+        await BackplaneScripts.PublishAsync(database, [Sent(lost, 3), Sent(other, 2)]);
+        await BackplaneScripts.PublishAsync(database, [Sent(other, 3)]);
 
         // Redis delivers in order: once the last one is here, so is everything sent before it.
         await ServerFixture.WaitUntilAsync(
             () => Task.FromResult(received.Any(m => m.JobId == other && m.Seq == 3)), TimeSpan.FromSeconds(10), "the last message arrived");
         Assert.Equal([(lost, 1L), (lost, 2L), (other, 1L), (other, 2L), (other, 3L)], received.Select(m => (m.JobId, m.Seq)));
-        Assert.Equal(2, (long)await database.StringGetAsync(RedisLink.LastSeqKey(lost)));
-        Assert.Equal(3, (long)await database.StringGetAsync(RedisLink.LastSeqKey(other)));
-        Assert.Equal(2, (long)await RedisLink.CloseAsync(database, lost));
-        Assert.True((await RedisLink.CloseAsync(database, Guid.NewGuid())).IsNull, "a job never published has no last seq");
-        Assert.True(await database.KeyTimeToLiveAsync(RedisLink.LastSeqKey(other)) > TimeSpan.FromHours(23), "the key outlives any lease");
+        Assert.Equal(2, (long)await database.StringGetAsync(BackplaneScripts.LastSeqKey(lost)));
+        Assert.Equal(3, (long)await database.StringGetAsync(BackplaneScripts.LastSeqKey(other)));
+        Assert.Equal(2, (long)await BackplaneScripts.CloseAsync(database, lost));
+        Assert.True((await BackplaneScripts.CloseAsync(database, Guid.NewGuid())).IsNull, "a job never published has no last seq");
+        Assert.True(await database.KeyTimeToLiveAsync(BackplaneScripts.LastSeqKey(other)) > TimeSpan.FromHours(23), "the key outlives any lease");
         await subscription.UnsubscribeAsync();
     }
 
