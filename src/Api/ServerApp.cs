@@ -86,7 +86,9 @@ public static class ServerApp
 
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<ServerMetrics>().Registry);
+        var metrics = app.Services.GetRequiredService<ServerMetrics>().Registry;
+        RealtimeMetrics.Register(metrics, app.Services.GetRequiredService<ConnectionStore>(), app.Services.GetRequiredService<LocalFanOut>());
+        app.MapMetrics("/metrics", metrics);
 
         // A worker-only node (Node:Roles=worker) runs jobs and answers health checks only.
         if (servesApi)

@@ -1,7 +1,6 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Infrastructure.Events;
 using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
@@ -60,9 +59,6 @@ public static class DependencyInjection
         services.AddHostedService<JobRetentionService>();
 
         services.Configure<RealtimeOptions>(configuration.GetSection("Realtime"));
-        services.AddSingleton<ConnectionStore>();
-        services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
-        services.AddSingleton<LocalFanOut>();
         services.AddBackplane(configuration, shared);
 
         services.AddSingleton<Metrics.ServerMetrics>();
@@ -76,7 +72,8 @@ public static class DependencyInjection
     /// <summary>
     /// <c>Realtime:Backplane</c> = <c>none</c> (the local fan-out only) or <c>redis</c> (<c>ConnectionStrings:Redis</c>):
     /// messages cross nodes through Redis, and each node fills what Redis lost from the shared event log, which is why
-    /// the backplane needs <c>Storage:Provider=postgres</c>.
+    /// the backplane needs <c>Storage:Provider=postgres</c>. The local fan-out is the host's, registered under
+    /// <see cref="IRealtimeBroadcaster.LocalKey"/> beside its sessions; the backplane decorates it.
     /// </summary>
     private static void AddBackplane(this IServiceCollection services, IConfiguration configuration, bool sharedStore)
     {
@@ -84,7 +81,7 @@ public static class DependencyInjection
         switch (backplane)
         {
             case "none":
-                services.AddSingleton<IRealtimeBroadcaster>(sp => sp.GetRequiredService<LocalFanOut>());
+                services.AddSingleton(sp => sp.GetRequiredKeyedService<IRealtimeBroadcaster>(IRealtimeBroadcaster.LocalKey));
                 return;
             case "redis":
                 var connectionString = configuration.GetConnectionString("Redis");

@@ -29,9 +29,6 @@ public sealed class CoalescingStream(Stream inner) : Stream
     /// <summary>Whether frames are being held (since <see cref="Hold"/>, until <see cref="ReleaseAsync"/>).</summary>
     public bool IsHolding => _holding;
 
-    /// <summary>Bytes held now (read without the gate: for tests and diagnostics).</summary>
-    public int HeldBytes => Volatile.Read(ref _length);
-
     public override bool CanRead => inner.CanRead;
 
     public override bool CanSeek => false;

@@ -1,66 +1,48 @@
 using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
-/// One subscriber: its bounded queue, the single writer that drains it in order, and its heartbeat. Publishing only
-/// enqueues; the writer is the only code that touches the transport, so sends and the close never overlap.
+/// One subscriber: its bounded queue and the single writer that drains it in order. Publishing only enqueues; the writer
+/// is the only code that touches the transport, so sends and the close never overlap.
 /// </summary>
 /// <remarks>
-/// A resuming subscriber (<see cref="Replay"/>) is registered before its history is read, so nothing published from
-/// then on is missed: while the writer sends the history, live job messages are held aside; when the history is
-/// exhausted the held ones with a greater <c>seq</c> follow and the connection goes live. No gap, no duplicate. The
-/// held list is bounded by the queue capacity: when it overflows it is dropped and the writer reads on from the
-/// history (which holds everything the held list did).
+/// What is not about queue and writer lives beside it: the <see cref="ReplayGate"/> decides what happens to a live job
+/// message while a resuming connection's history is sent, the <see cref="Heartbeat"/> times pings and pongs, and the
+/// <see cref="RealtimeSessions"/> that opened the connection runs its writer, hands it its pings already serialized and
+/// removes it from the <see cref="ConnectionStore"/> when the writer has ended. The connection calls nothing above it.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The writer loop owns and disposes its resources when it ends.")]
-public sealed partial class Connection : IRealtimeSubscriber
+public sealed partial class Connection
 {
     private readonly IRealtimeTransport _transport;
-    private readonly SessionContext _context;
     private readonly RealtimeOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly OutboundQueue _queue;
+    private readonly ReplayGate _gate;
+    private readonly Heartbeat _heartbeat;
     private readonly CancellationTokenSource _sendCancellation = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private ITimer? _heartbeat;
-    private ITimer? _pongDeadline;
+    private readonly Replay? _replay;
     private CloseRequest? _close;
     private long _sent;
-    private long _pingAwaitingPong;
-    private double _lastRoundTripMs = double.NaN;
-    private readonly Replay? _replay;
-    private readonly Lock _holdGate = new();
-    private List<OutboundMessage>? _held;
-    private bool _heldOverflowed;
-
-    // The last seq the replay sent: a live message up to it may still arrive (the job's tail is written before the
-    // fan-out runs) and is skipped. 0 for a connection that replays nothing (every seq is at least 1).
-    private long _replayedUpTo;
 
     internal Connection(
-        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, SessionContext context, Replay? replay = null)
+        IRealtimeTransport transport, Guid? jobId, Guid? sessionId, string? client, SessionContext context, Heartbeat heartbeat, Replay? replay = null)
     {
-        _replay = replay;
-        _held = replay is null ? null : [];
         _transport = transport;
-        _context = context;
         _options = context.Options;
-        _time = context.Time;
         _logger = context.Logger;
-        var time = context.Time;
+        _heartbeat = heartbeat;
+        _replay = replay;
         _queue = new OutboundQueue(_options.QueueCapacity);
+        _gate = new ReplayGate(_options.QueueCapacity, holding: replay is not null);
         JobId = jobId;
         SessionId = sessionId;
         Client = client;
-        ConnectedAt = time.GetUtcNow();
-
-        // The welcome ping goes out with the connection, so its pong measures a round trip too.
-        _pingAwaitingPong = time.GetTimestamp();
+        ConnectedAt = context.Time.GetUtcNow();
     }
 
     public Guid Id { get; } = Guid.NewGuid();
@@ -77,45 +59,38 @@ public sealed partial class Connection : IRealtimeSubscriber
 
     public DateTimeOffset ConnectedAt { get; }
 
+    /// <summary>Messages written to its transport so far.</summary>
     public long Sent => Interlocked.Read(ref _sent);
 
+    /// <summary>Messages its queue dropped so far (API.md §3.5).</summary>
     public long Dropped => _queue.Dropped;
 
+    /// <summary>Messages waiting in its outbound queue.</summary>
     public int QueueDepth => _queue.Count;
 
     /// <summary>Round-trip time measured by the last pong, in milliseconds.</summary>
-    public double? LastRoundTripMs => double.IsNaN(Volatile.Read(ref _lastRoundTripMs)) ? null : Volatile.Read(ref _lastRoundTripMs);
+    public double? LastRoundTripMs => _heartbeat.LastRoundTripMs;
 
     /// <summary>The close code this connection ended (or is ending) with, if it was closed by either side.</summary>
     public int? CloseCode => Volatile.Read(ref _close)?.Code;
 
-    /// <summary>Completes when the writer has stopped and the connection is deregistered.</summary>
+    /// <summary>Completes when the writer has stopped and the session has removed the connection from the store.</summary>
     public Task Completion => _completion.Task;
 
-    public bool Enqueue(OutboundMessage message)
-    {
-        if (message.Seq is { } seq)
+    /// <summary>Queues a message already serialized; never waits.</summary>
+    public bool Enqueue(OutboundMessage message) =>
+        _gate.Admit(message) switch
         {
-            if (Volatile.Read(ref _held) is not null && TryHold(message))
-            {
-                return true;
-            }
-
-            if (seq <= Volatile.Read(ref _replayedUpTo))
-            {
-                return true;
-            }
-        }
-
-        return EnqueueNow(message);
-    }
+            GateVerdict.Held or GateVerdict.AlreadySent => true,
+            _ => EnqueueNow(message),
+        };
 
     /// <summary>
     /// Completes when <paramref name="room"/> more messages fit in this connection's queue without dropping any, or when it
     /// is closing. Only for a producer that chooses to wait for its consumers (the benchmark's publisher); the fan-out
     /// never waits (API.md §3.5).
     /// </summary>
-    public ValueTask WaitForRoomAsync(int room) => _queue.WaitForRoomAsync(room);
+    internal ValueTask WaitForRoomAsync(int room) => _queue.WaitForRoomAsync(room);
 
     /// <summary>
     /// Queues the welcome, before the connection can receive anything published. A job message in it (the snapshot's
@@ -126,60 +101,10 @@ public sealed partial class Connection : IRealtimeSubscriber
         foreach (var message in welcome)
         {
             EnqueueNow(message);
-            if (message.Seq > Volatile.Read(ref _replayedUpTo))
+            if (message.Seq is { } seq)
             {
-                Volatile.Write(ref _replayedUpTo, message.Seq.Value);
+                _gate.MarkSent(seq);
             }
-        }
-    }
-
-    private bool TryHold(OutboundMessage message)
-    {
-        lock (_holdGate)
-        {
-            if (_held is null)
-            {
-                return false;
-            }
-
-            if (_held.Count >= _queue.Capacity)
-            {
-                // Everything held is in the history too: drop it all and let the writer read further there.
-                _held.Clear();
-                _heldOverflowed = true;
-            }
-
-            _held.Add(message);
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// The history is sent up to <paramref name="lastSeq"/>: queue the held messages after it and go live. False when
-    /// the held list overflowed meanwhile (the history must be read further first).
-    /// </summary>
-    private bool TryGoLive(long lastSeq)
-    {
-        lock (_holdGate)
-        {
-            if (_heldOverflowed)
-            {
-                _heldOverflowed = false;
-                _held!.RemoveAll(m => m.Seq <= lastSeq);
-                return false;
-            }
-
-            foreach (var message in _held!)
-            {
-                if (message.Seq > lastSeq)
-                {
-                    EnqueueNow(message);
-                }
-            }
-
-            Volatile.Write(ref _replayedUpTo, lastSeq);
-            Volatile.Write(ref _held, null);
-            return true;
         }
     }
 
@@ -238,57 +163,14 @@ public sealed partial class Connection : IRealtimeSubscriber
         }
     }
 
+    /// <summary>A pong from the client: the heartbeat restarts its deadline and measures the round trip (once per ping).</summary>
+    public void RecordPong() => _heartbeat.RecordPong();
+
     /// <summary>
-    /// A pong proves the client is alive (the pong deadline restarts) and answers the latest ping not answered yet: the
-    /// round trip is measured from that ping, once. A pong that answers no ping (a client sending them unasked, or a
-    /// second pong to the same ping) measures nothing, so a flood of pongs cannot report a round trip that never happened.
+    /// The writer: the welcome and the replay, then the queue until it is completed, then the close. Never throws: a
+    /// broken transport is aborted and logged. The session that runs it removes the connection when it returns.
     /// </summary>
-    public void RecordPong()
-    {
-        var now = _time.GetTimestamp();
-        try
-        {
-            _pongDeadline?.Change(_options.PongTimeout, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // The connection is ending.
-        }
-
-        var pingAt = Interlocked.Exchange(ref _pingAwaitingPong, 0);
-        if (pingAt == 0)
-        {
-            return;
-        }
-
-        Volatile.Write(ref _lastRoundTripMs, _time.GetElapsedTime(pingAt, now).TotalMilliseconds);
-    }
-
-    internal void Start()
-    {
-        // Timers exist before the writer runs, so a writer that ends at once still finds them to dispose.
-        _heartbeat = _time.CreateTimer(_ => Beat(), null, _options.PingInterval, _options.PingInterval);
-        if (_transport.SupportsPong)
-        {
-            _pongDeadline = _time.CreateTimer(_ => PongOverdue(), null, _options.PongTimeout, Timeout.InfiniteTimeSpan);
-        }
-
-        _ = Task.Run(WriteLoopAsync);
-    }
-
-    private void Beat()
-    {
-        Interlocked.Exchange(ref _pingAwaitingPong, _time.GetTimestamp());
-        if (_context.Serialize(new PingPayload((int)Math.Ceiling(_options.PingInterval.TotalSeconds))) is { } ping)
-        {
-            Enqueue(ping);
-        }
-    }
-
-    /// <summary>The pong deadline restarts with every pong; when it passes, the client is taken as gone.</summary>
-    private void PongOverdue() => RequestClose(1001, $"no pong for {_options.PongTimeout.TotalSeconds:F0} s", drain: false);
-
-    private async Task WriteLoopAsync()
+    internal async Task RunAsync()
     {
         var token = _sendCancellation.Token;
         try
@@ -322,15 +204,13 @@ public sealed partial class Connection : IRealtimeSubscriber
         }
         finally
         {
-            _heartbeat?.Dispose();
-            _pongDeadline?.Dispose();
             _queue.Complete(discardPending: true);
-            _context.Store.Remove(this);
-            LogDisconnected(Id, CloseCode, Sent, Dropped, _context.Store.Count);
             _sendCancellation.Dispose();
-            _completion.TrySetResult();
         }
     }
+
+    /// <summary>Called by the session once it has removed the connection: <see cref="Completion"/> completes.</summary>
+    internal void Ended() => _completion.TrySetResult();
 
     /// <summary>
     /// Sends the messages waiting in the queue as one run (the transport writes them together); the run ends when the
@@ -360,7 +240,7 @@ public sealed partial class Connection : IRealtimeSubscriber
             var page = await replay.ReadAsync(last, token);
             if (page.Count == 0)
             {
-                if (TryGoLive(last))
+                if (_gate.TryGoLive(last, m => EnqueueNow(m)))
                 {
                     LogReplayed(Id, replay.AfterSeq, last);
                     if (replay.EndedByAsync is { } endedBy && await endedBy(last, token))
@@ -385,9 +265,6 @@ public sealed partial class Connection : IRealtimeSubscriber
     }
 
     private sealed record CloseRequest(int? Code, string Reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection {ConnectionId} closed (code {Code}); sent {Sent}, dropped {Dropped}; {Open} open")]
-    private partial void LogDisconnected(Guid connectionId, int? code, long sent, long dropped, int open);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} replayed seq {From} to {To} and is live")]
     private partial void LogReplayed(Guid connectionId, long from, long to);

@@ -148,7 +148,7 @@ public sealed class OutboundQueue : IValueTaskSource<bool>
     /// the reference broadcasters it is compared with): the product's publishing never waits (API.md §3.5) and never
     /// calls this. Lock-free when there is room.
     /// </summary>
-    public ValueTask WaitForRoomAsync(int room)
+    internal ValueTask WaitForRoomAsync(int room)
     {
         room = Math.Clamp(room, 1, Capacity);
         if (Capacity - Volatile.Read(ref _count) >= room)

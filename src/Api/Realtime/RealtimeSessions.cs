@@ -1,5 +1,4 @@
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Connections;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Options;
 
@@ -7,11 +6,16 @@ namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
 /// Opens and ends realtime sessions on this node (SignalR's HubConnectionHandler): a <see cref="Connection"/> per
-/// client over its transport, admitted by the <see cref="IConnectionStore"/>, greeted first, then fed by the fan-out.
-/// Sessions know the store below them; nothing below calls back up.
+/// client over its transport, admitted by the <see cref="ConnectionStore"/>, greeted first, then fed by the fan-out.
 /// </summary>
+/// <remarks>
+/// A session owns its connection's life: it starts the heartbeat and the writer, hands the connection its pings already
+/// serialized, and when the writer has ended, for whatever reason (a close, a broken transport, a defect), removes the
+/// connection from the store in a <c>finally</c>, as HubConnectionHandler does. Sessions know the store below them;
+/// nothing below calls back up.
+/// </remarks>
 public sealed partial class RealtimeSessions(
-    IOptions<RealtimeOptions> options, IConnectionStore store, RealtimeMessages messages, MessageSerializer serializer, TimeProvider time,
+    IOptions<RealtimeOptions> options, ConnectionStore store, RealtimeMessages messages, MessageSerializer serializer, TimeProvider time,
     ILoggerFactory loggers)
 {
     private readonly RealtimeOptions _options = options.Value;
@@ -21,10 +25,8 @@ public sealed partial class RealtimeSessions(
 
     public int Count => store.Count;
 
-    public bool IsConnected(Guid connectionId) => store.Contains(connectionId);
-
-    /// <summary>This node's sessions (the store may hold only sessions this class opened).</summary>
-    public IReadOnlyList<Connection> Connections => [.. store.Subscribers.OfType<Connection>()];
+    /// <summary>This node's sessions.</summary>
+    public IReadOnlyList<Connection> Connections => store.Subscribers;
 
     /// <summary>
     /// Opens a session and starts its writer and heartbeat, or says why it is refused (4001). The
@@ -37,17 +39,23 @@ public sealed partial class RealtimeSessions(
         Replay? replay = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
-        var connection = new Connection(transport, jobId, sessionId, client, new SessionContext(_options, time, _logger, store, Serialize), replay);
+        var heartbeat = new Heartbeat(time, _options.PingInterval, transport.SupportsPong ? _options.PongTimeout : null);
+        var connection = new Connection(transport, jobId, sessionId, client, new SessionContext(_options, time, _logger), heartbeat, replay);
 
         // Queued before the store can hand it anything published.
         connection.Greet(welcome ?? []);
 
         if (store.TryAdd(connection) is { } refusal)
         {
+            heartbeat.Dispose();
             return Registration.Refused(4001, refusal);
         }
 
-        connection.Start();
+        // The timers exist before the writer runs, so a writer that ends at once still stops them.
+        heartbeat.Start(
+            ping: () => Ping(connection),
+            pongOverdue: () => connection.RequestClose(1001, $"no pong for {_options.PongTimeout.TotalSeconds:F0} s", drain: false));
+        _ = Task.Run(() => RunAsync(connection, heartbeat));
         LogConnected(connection.Id, connection.Kind, jobId, sessionId, store.Count);
         return Registration.Accepted(connection);
     }
@@ -72,6 +80,34 @@ public sealed partial class RealtimeSessions(
         await Task.WhenAll(open.Select(c => c.Completion)).WaitAsync(_options.CloseTimeout + TimeSpan.FromSeconds(1));
     }
 
+    /// <summary>
+    /// Runs the connection's writer to its end, then, whatever ended it, stops its heartbeat and removes it from the store:
+    /// the connection never removes itself.
+    /// </summary>
+    private async Task RunAsync(Connection connection, Heartbeat heartbeat)
+    {
+        try
+        {
+            await connection.RunAsync();
+        }
+        finally
+        {
+            heartbeat.Dispose();
+            store.Remove(connection);
+            LogDisconnected(connection.Id, connection.CloseCode, connection.Sent, connection.Dropped, store.Count);
+            connection.Ended();
+        }
+    }
+
+    /// <summary>A heartbeat's beat: a ping, stamped now, serialized here and queued on the connection as it is.</summary>
+    private void Ping(Connection connection)
+    {
+        if (Serialize(new PingPayload((int)Math.Ceiling(_options.PingInterval.TotalSeconds))) is { } ping)
+        {
+            connection.Enqueue(ping);
+        }
+    }
+
     /// <summary>A message about no job for one session (ping, answers to input): checked, serialized; null if invalid.</summary>
     private OutboundMessage? Serialize(RealtimePayload payload)
     {
@@ -94,6 +130,9 @@ public sealed partial class RealtimeSessions(
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime {Kind} connection {ConnectionId} opened (job {JobId}, session {SessionId}); {Open} open")]
     private partial void LogConnected(Guid connectionId, string kind, Guid? jobId, Guid? sessionId, int open);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection {ConnectionId} closed (code {Code}); sent {Sent}, dropped {Dropped}; {Open} open")]
+    private partial void LogDisconnected(Guid connectionId, int? code, long sent, long dropped, int open);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Closing {Count} realtime connections with {Code}")]
     private partial void LogClosingAll(int count, int code);
 
@@ -101,9 +140,8 @@ public sealed partial class RealtimeSessions(
     private partial void LogUnserializable(Exception exception, string type);
 }
 
-/// <summary>What a session uses below it: its settings and clock, the store it leaves when it ends, and the serializer of its own messages.</summary>
-public sealed record SessionContext(
-    RealtimeOptions Options, TimeProvider Time, ILogger Logger, IConnectionStore Store, Func<RealtimePayload, OutboundMessage?> Serialize);
+/// <summary>What a connection is given by its session: its settings, its clock and the log it writes to.</summary>
+internal sealed record SessionContext(RealtimeOptions Options, TimeProvider Time, ILogger Logger);
 
 /// <summary>The answer to a connection attempt: the connection, or the close code and reason that refuse it.</summary>
 public sealed record Registration(Connection? Connection, int RefusalCode, string? RefusalReason)

@@ -1,11 +1,19 @@
+using CleanRealtime.Application.Common;
 
 namespace CleanRealtime.Api.Realtime;
 
-/// <summary>The Api's realtime sessions in the container: the session handler and its shutdown.</summary>
+/// <summary>
+/// The Api's realtime edge in the container: the connection store, the local fan-out (the node's own
+/// <see cref="IRealtimeBroadcaster"/>, under <see cref="IRealtimeBroadcaster.LocalKey"/>, which a backplane decorates),
+/// the session handler and its shutdown.
+/// </summary>
 public static class RealtimeRegistration
 {
     public static IServiceCollection AddRealtimeSessions(this IServiceCollection services)
     {
+        services.AddSingleton<ConnectionStore>();
+        services.AddSingleton<LocalFanOut>();
+        services.AddKeyedSingleton<IRealtimeBroadcaster>(IRealtimeBroadcaster.LocalKey, (sp, _) => sp.GetRequiredService<LocalFanOut>());
         services.AddSingleton<RealtimeSessions>();
         services.AddHostedService<RealtimeShutdownService>();
         return services;

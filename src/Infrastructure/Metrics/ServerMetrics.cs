@@ -2,8 +2,6 @@ using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Jobs;
-using CleanRealtime.Application.Realtime.Connections;
-using CleanRealtime.Infrastructure.Realtime;
 using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
@@ -13,30 +11,24 @@ namespace CleanRealtime.Infrastructure.Metrics;
 /// <summary>
 /// What <c>GET /metrics</c> reports (Prometheus text format, API.md §6), in a registry of this server's own (so several
 /// servers in one process, as in the tests, never mix their figures). Counters and the plugin-time histogram are fed as
-/// things happen; the gauges are read when Prometheus scrapes.
+/// things happen; the gauges are read when Prometheus scrapes. The realtime connections' figures are added to the same
+/// <see cref="Registry"/> by the Api, which owns the connections (its <c>Diagnostics/RealtimeMetrics</c>).
 /// </summary>
 public sealed class ServerMetrics
 {
     private readonly Gauge _jobs;
     private readonly Gauge _jobQueue;
-    private readonly Gauge _connections;
-    private readonly Gauge _outboundQueue;
-    private readonly Counter _published;
-    private readonly Counter _delivered;
-    private readonly Counter _dropped;
     private readonly Counter _backplane;
 
     /// <param name="services">
     /// Where <see cref="RemoteJobStreams"/> is found when Prometheus scrapes: it is not a constructor dependency because
     /// it depends, through the job streams and the backplane, on these metrics.
     /// </param>
-    public ServerMetrics(IJobRepository repository, IConnectionStore connections, LocalFanOut fanOut, JobEventWriter eventLog, IServiceProvider services)
+    public ServerMetrics(IJobRepository repository, JobEventWriter eventLog, IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(eventLog);
         ArgumentNullException.ThrowIfNull(repository);
-        ArgumentNullException.ThrowIfNull(connections);
-        ArgumentNullException.ThrowIfNull(fanOut);
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var factory = Prometheus.Metrics.WithCustomRegistry(Registry);
         FramesAnalysed = factory.CreateCounter(
@@ -48,13 +40,6 @@ public sealed class ServerMetrics
             "cleanrealtime_jobs_finished_total", "Jobs that ended on this node, by final status.", new CounterConfiguration { LabelNames = ["status"] });
         _jobs = factory.CreateGauge("cleanrealtime_jobs", "Jobs in the store, by status.", new GaugeConfiguration { LabelNames = ["status"] });
         _jobQueue = factory.CreateGauge("cleanrealtime_job_queue_depth", "Jobs waiting for a worker.");
-        _connections = factory.CreateGauge("cleanrealtime_realtime_connections", "Open realtime connections on this node.");
-        _outboundQueue = factory.CreateGauge("cleanrealtime_outbound_queue_depth", "Messages waiting in the outbound queues of this node's connections.");
-        _published = factory.CreateCounter("cleanrealtime_messages_published_total", "Messages published by the jobs running on this node.");
-        _delivered = factory.CreateCounter(
-            "cleanrealtime_messages_delivered_total", "Messages written to this node's realtime connections (each connection counts once).");
-        _dropped = factory.CreateCounter(
-            "cleanrealtime_messages_dropped_total", "Messages dropped from the outbound queue of a slow connection on this node (API.md §3.5).");
         _backplane = factory.CreateCounter(
             "cleanrealtime_backplane_messages_total",
             "Job messages through the Redis backplane: sent to the other nodes, received from them, or not sent (link down or outbox full; the other nodes read them from the event log).",
@@ -101,13 +86,6 @@ public sealed class ServerMetrics
             }
 
             _jobQueue.Set(counts.GetValueOrDefault(JobStatus.Queued));
-            var open = connections.Subscribers;
-            _connections.Set(open.Count);
-            _outboundQueue.Set(open.Sum(c => c.QueueDepth));
-            _published.IncTo(fanOut.Published);
-            var (sent, dropped) = connections.DeliveryTotals;
-            _delivered.IncTo(sent);
-            _dropped.IncTo(dropped);
         });
     }
 

@@ -63,7 +63,7 @@ public sealed class ConnectionLeakTests(ServerFixture server) : IClassFixture<Se
         keepAlive?.Add(connection);
         await client.DisposeAsync();
         await connection.Completion.WaitAsync(TimeSpan.FromSeconds(10));
-        await WaitUntilAsync(() => !manager.IsConnected(connection.Id));
+        await WaitUntilAsync(() => manager.Connections.All(c => c.Id != connection.Id));
         return (new WeakReference(connection), connection.Completion);
     }
 

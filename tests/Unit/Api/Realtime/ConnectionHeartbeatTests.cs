@@ -58,7 +58,7 @@ public sealed class ConnectionHeartbeatTests
 
         // Over three minutes, three times the pong timeout, and still open.
         Assert.True(harness.Clock.GetUtcNow() - RealtimeHarness.Epoch > 3 * harness.Options.PongTimeout);
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.True(harness.IsConnected(client.Connection.Id));
         Assert.Null(client.Connection.CloseCode);
         Assert.Equal(WebSocketState.Open, client.Socket.State);
     }
@@ -78,7 +78,7 @@ public sealed class ConnectionHeartbeatTests
         await Eventually.TrueAsync(() => answering.Connection.LastRoundTripMs is not null, "the pong is recorded");
 
         // 59 s without a pong: still within the timeout.
-        Assert.True(harness.Manager.IsConnected(silent.Connection.Id));
+        Assert.True(harness.IsConnected(silent.Connection.Id));
         Assert.Null(silent.Connection.CloseCode);
 
         harness.Clock.Advance(TimeSpan.FromSeconds(32));
@@ -89,10 +89,10 @@ public sealed class ConnectionHeartbeatTests
         Assert.All(close.Before, m => Assert.Equal("ping", m.Type));
         await silent.Connection.Completion.WaitAsync(Bound);
         Assert.Equal(1001, silent.Connection.CloseCode);
-        Assert.False(harness.Manager.IsConnected(silent.Connection.Id));
+        Assert.False(harness.IsConnected(silent.Connection.Id));
 
         // The client that answered 32 s ago is within its timeout.
-        Assert.True(harness.Manager.IsConnected(answering.Connection.Id));
+        Assert.True(harness.IsConnected(answering.Connection.Id));
         Assert.Null(answering.Connection.CloseCode);
     }
 
@@ -111,14 +111,14 @@ public sealed class ConnectionHeartbeatTests
         // 45 s + 59 s: open; a second later the client has been silent for longer than the pong timeout.
         harness.Clock.Advance(harness.Options.PongTimeout - TimeSpan.FromSeconds(1));
         Assert.Null(client.Connection.CloseCode);
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.True(harness.IsConnected(client.Connection.Id));
         harness.Clock.Advance(TimeSpan.FromSeconds(2));
 
         Assert.Equal(1001, client.Connection.CloseCode);
         var close = await client.ReceiveCloseAsync();
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, close.Status);
         await client.Connection.Completion.WaitAsync(Bound);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -163,7 +163,7 @@ public sealed class ConnectionHeartbeatTests
         harness.Clock.Advance(TimeSpan.FromMilliseconds(70));
         await client.SendPongAsync();
         await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is { } ms && Math.Abs(ms - 70) < 0.001, "the next ping's pong is measured");
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.True(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -195,7 +195,7 @@ public sealed class ConnectionHeartbeatTests
             Assert.Equal(MessageType.Ping, (await transport.NextAsync()).Type);
         }
 
-        Assert.True(harness.Manager.IsConnected(connection.Id));
+        Assert.True(harness.IsConnected(connection.Id));
         Assert.Null(connection.CloseCode);
         connection.Abort("test finished");
     }
@@ -216,7 +216,7 @@ public sealed class ConnectionHeartbeatTests
         var connection = harness.Manager.TryAdd(transport, null, null, harness.Welcome(new PingPayload(30))).Connection!;
         await connection.Completion.WaitAsync(Bound);
 
-        Assert.False(harness.Manager.IsConnected(connection.Id));
+        Assert.False(harness.IsConnected(connection.Id));
         Assert.NotEmpty(time.Timers);
         Assert.All(time.Timers, timer => Assert.True(timer.Disposed, "the timers of a finished connection must be stopped"));
         clock.Advance(TimeSpan.FromMinutes(5));

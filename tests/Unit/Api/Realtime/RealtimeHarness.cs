@@ -3,7 +3,6 @@ using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Api.Realtime;
-using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -34,7 +33,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
         Manager = new RealtimeSessions(options, Store, Messages, Serializer, Time, Logs);
     }
 
-    /// <summary>The store the sessions register with (Infrastructure).</summary>
+    /// <summary>The store the sessions register with.</summary>
     public ConnectionStore Store { get; }
 
     /// <summary>The fan-out over <see cref="Store"/>: what the server publishes through.</summary>
@@ -51,6 +50,9 @@ internal sealed class RealtimeHarness : IAsyncDisposable
     public RealtimeMessages Messages { get; }
 
     public RealtimeSessions Manager { get; }
+
+    /// <summary>Whether the sessions still hold the connection with this id (what <see cref="RealtimeSessions.Connections"/> lists).</summary>
+    public bool IsConnected(Guid connectionId) => Manager.Connections.Any(c => c.Id == connectionId);
 
     public RealtimeMessage Message(RealtimePayload payload)
     {

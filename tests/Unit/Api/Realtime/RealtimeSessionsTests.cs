@@ -49,8 +49,8 @@ public sealed class RealtimeSessionsTests
 
         var client = harness.Connect();
 
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
-        Assert.False(harness.Manager.IsConnected(Guid.NewGuid()));
+        Assert.True(harness.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(Guid.NewGuid()));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class RealtimeSessionsTests
         await client.Connection.Completion.WaitAsync(Bound);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, client.Socket.CloseStatus);
         Assert.Equal(WebSocketState.Closed, client.Socket.State);
-        Assert.False(harness.Manager.IsConnected(id));
+        Assert.False(harness.IsConnected(id));
         Assert.Equal(0, harness.Manager.Count);
         Assert.Empty(harness.Manager.Connections);
         Assert.Equal(1000, client.Connection.CloseCode);
@@ -96,7 +96,7 @@ public sealed class RealtimeSessionsTests
         Assert.Equal(
             clients.Select(c => c.Connection.Id).Order(),
             harness.Manager.Connections.Select(c => c.Id).Order());
-        Assert.All(clients, c => Assert.True(harness.Manager.IsConnected(c.Connection.Id)));
+        Assert.All(clients, c => Assert.True(harness.IsConnected(c.Connection.Id)));
 
         // Tracked separately: each gets its own job's message, and ending one leaves the others untouched.
         for (var i = 0; i < 5; i++)
@@ -113,8 +113,8 @@ public sealed class RealtimeSessionsTests
         await clients[2].Connection.Completion.WaitAsync(Bound);
 
         Assert.Equal(4, harness.Manager.Count);
-        Assert.False(harness.Manager.IsConnected(clients[2].Connection.Id));
-        Assert.All(clients.Where((_, i) => i != 2), c => Assert.True(harness.Manager.IsConnected(c.Connection.Id)));
+        Assert.False(harness.IsConnected(clients[2].Connection.Id));
+        Assert.All(clients.Where((_, i) => i != 2), c => Assert.True(harness.IsConnected(c.Connection.Id)));
         harness.Publish(Progress(jobs[4], 44));
         Assert.Equal("progress:44", (await clients[4].ReceiveAsync()).Key);
     }
@@ -206,7 +206,7 @@ public sealed class RealtimeSessionsTests
         }
 
         await broken.Connection.Completion.WaitAsync(Bound);
-        Assert.False(harness.Manager.IsConnected(broken.Connection.Id));
+        Assert.False(harness.IsConnected(broken.Connection.Id));
         Assert.Null(broken.Connection.CloseCode);
         Assert.Equal(5, harness.Manager.Count);
         Assert.DoesNotContain(broken.Connection, harness.Manager.Connections);
@@ -214,7 +214,7 @@ public sealed class RealtimeSessionsTests
         var expected = Enumerable.Range(0, 40).Select(i => $"plugin_status:{i}").ToArray();
         var received = await Task.WhenAll(healthy.Select(c => c.ReceiveAsync(40)));
         Assert.All(received, messages => Assert.Equal(expected, messages.Select(m => m.Key)));
-        Assert.All(healthy, c => Assert.True(harness.Manager.IsConnected(c.Connection.Id)));
+        Assert.All(healthy, c => Assert.True(harness.IsConnected(c.Connection.Id)));
     }
 
     // ---- §2.3 queuing ---------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ public sealed class RealtimeSessionsTests
         var overflowBy = mixedWaiting.Queued + 1200 - 1000;
         Assert.Equal(1000, mixed.Connection.QueueDepth);
         Assert.Equal(overflowBy, mixed.Connection.Dropped);
-        Assert.True(harness.Manager.IsConnected(mixed.Connection.Id));
+        Assert.True(harness.IsConnected(mixed.Connection.Id));
         Assert.Null(mixed.Connection.CloseCode);
 
         // What arrives is everything except the oldest frames, in the order published: no progress was lost.
@@ -323,8 +323,8 @@ public sealed class RealtimeSessionsTests
         Assert.Contains("slow consumer", close.Description, StringComparison.Ordinal);
         Assert.Equal(strictWaiting.Sent + strictWaiting.InFlight, close.Before.Count);
         await strict.Connection.Completion.WaitAsync(Bound);
-        Assert.False(harness.Manager.IsConnected(strict.Connection.Id));
-        Assert.True(harness.Manager.IsConnected(mixed.Connection.Id));
+        Assert.False(harness.IsConnected(strict.Connection.Id));
+        Assert.True(harness.IsConnected(mixed.Connection.Id));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public sealed class WebSocketReceiverTests
         Assert.Equal("ping", (await client.ReceiveAsync()).Type);
         await client.SendPongAsync();
         await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is not null, "the later pong is recorded");
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.True(harness.IsConnected(client.Connection.Id));
         Assert.Equal(WebSocketState.Open, client.Socket.State);
     }
 
@@ -66,7 +66,7 @@ public sealed class WebSocketReceiverTests
         await client.SendTextAsync(Padded(PongJson, harness.Options.MaxClientMessageBytes));
 
         await Eventually.TrueAsync(() => client.Connection.LastRoundTripMs is not null, "the 4 KiB pong is recorded");
-        Assert.True(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.True(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class WebSocketReceiverTests
         Assert.Empty(close.Before);
         await client.Connection.Completion.WaitAsync(Bound);
         Assert.Equal(1009, client.Connection.CloseCode);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
         await client.Receiving.WaitAsync(Bound);
     }
 
@@ -100,7 +100,7 @@ public sealed class WebSocketReceiverTests
         var close = await client.ReceiveCloseAsync();
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, close.Status);
         await client.Connection.Completion.WaitAsync(Bound);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class WebSocketReceiverTests
         Assert.Equal(WebSocketCloseStatus.InvalidMessageType, close.Status);
         await client.Connection.Completion.WaitAsync(Bound);
         Assert.Equal(1003, client.Connection.CloseCode);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
     }
 
     [Theory]
@@ -136,7 +136,7 @@ public sealed class WebSocketReceiverTests
         await client.Connection.Completion.WaitAsync(Bound);
         await client.Receiving.WaitAsync(Bound);
         Assert.Equal((int)status, client.Connection.CloseCode);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public sealed class WebSocketReceiverTests
         Assert.True(WebSocketCloseStatus.NormalClosure == close.Status, $"echoed {close.Status}; the server read {client.Pair.Server.CloseStatus}");
         await client.Connection.Completion.WaitAsync(Bound);
         Assert.Equal(1000, client.Connection.CloseCode);
-        Assert.False(harness.Manager.IsConnected(client.Connection.Id));
+        Assert.False(harness.IsConnected(client.Connection.Id));
     }
 
     [Fact]
@@ -170,8 +170,8 @@ public sealed class WebSocketReceiverTests
 
         await broken.Connection.Completion.WaitAsync(Bound);
         await broken.Receiving.WaitAsync(Bound);
-        Assert.False(harness.Manager.IsConnected(broken.Connection.Id));
-        Assert.True(harness.Manager.IsConnected(other.Connection.Id));
+        Assert.False(harness.IsConnected(broken.Connection.Id));
+        Assert.True(harness.IsConnected(other.Connection.Id));
         harness.Publish(new WarningPayload("ocr", "still here"));
         Assert.Equal("warning:still here", (await other.ReceiveAsync()).Key);
     }

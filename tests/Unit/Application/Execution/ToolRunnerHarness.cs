@@ -12,8 +12,6 @@ using CleanRealtime.Application.Plugins;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Api.Realtime;
-using CleanRealtime.Application.Realtime.Connections;
-using CleanRealtime.Infrastructure.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using MediatR;
 using Microsoft.Extensions.DependencyInjection;
@@ -139,7 +137,6 @@ internal sealed class RunnerHarness : IDisposable
     {
         services.AddSingleton(Options.Create(options ?? new RealtimeOptions()));
         services.AddSingleton<ConnectionStore>();
-        services.AddSingleton<IConnectionStore>(sp => sp.GetRequiredService<ConnectionStore>());
         services.AddSingleton<LocalFanOut>();
         services.AddSingleton<RealtimeSessions>();
         services.AddSingleton<IRealtimeBroadcaster>(sp => new TeeBroadcaster(published, sp.GetRequiredService<LocalFanOut>()));

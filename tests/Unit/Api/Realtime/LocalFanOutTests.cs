@@ -1,10 +1,9 @@
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.UnitTests.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
 using static CleanRealtime.UnitTests.Api.Realtime.TestPayloads;
 
-namespace CleanRealtime.UnitTests.Infrastructure.Realtime;
+namespace CleanRealtime.UnitTests.Api.Realtime;
 
 /// <summary>The fan-out routes the same bytes by job, through the store's subscriptions, and forgets ended connections.</summary>
 public sealed class LocalFanOutTests
@@ -43,6 +42,6 @@ public sealed class LocalFanOutTests
 
         Assert.Equal(MessageType.Progress, (await stays.NextAsync()).Type);
         Assert.False(gone.TryTake(out _));
-        Assert.False(harness.Store.Contains(goneConnection.Id));
+        Assert.False(harness.IsConnected(goneConnection.Id));
     }
 }

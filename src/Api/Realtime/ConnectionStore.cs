@@ -1,35 +1,39 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Connections;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
-/// This node's open connections: admission (server-wide, per session and per client limits) and copy-on-write
-/// subscriber sets, changed under a lock one entry at a time and read without a lock by <see cref="LocalFanOut"/>.
+/// This node's open connections (SignalR's HubConnectionStore): admission within the limits of API.md §3.1 (server-wide,
+/// per session and per client) and copy-on-write subscriber sets, changed under a lock one entry at a time and read
+/// without a lock by <see cref="LocalFanOut"/>.
 /// </summary>
-public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, ILogger<ConnectionStore> logger) : IConnectionStore
+/// <remarks>
+/// It lives beside the sessions because only they add and remove connections, and only the fan-out beside it reads
+/// them: no Application code needs to know that connections exist. A connection never removes itself: the session that
+/// added it removes it when the connection's writer has ended (<see cref="RealtimeSessions"/>), as SignalR's
+/// HubConnectionHandler does in its <c>finally</c>.
+/// </remarks>
+public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, ILogger<ConnectionStore> logger)
 {
     private readonly RealtimeOptions _options = options.Value;
-    private readonly ConcurrentDictionary<Guid, IRealtimeSubscriber> _subscribers = new();
+    private readonly ConcurrentDictionary<Guid, Connection> _subscribers = new();
     private readonly Dictionary<Guid, int> _perSession = [];
     private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-    private IRealtimeSubscriber[] _everyone = [];
-    private IRealtimeSubscriber[] _allJobs = [];
-    private ImmutableDictionary<Guid, IRealtimeSubscriber[]> _byJob = ImmutableDictionary<Guid, IRealtimeSubscriber[]>.Empty;
+    private Connection[] _everyone = [];
+    private Connection[] _allJobs = [];
+    private ImmutableDictionary<Guid, Connection[]> _byJob = ImmutableDictionary<Guid, Connection[]>.Empty;
     private long _closedSent;
     private long _closedDropped;
 
     public int Count => _subscribers.Count;
 
-    public IReadOnlyList<IRealtimeSubscriber> Subscribers => [.. _subscribers.Values];
+    public IReadOnlyList<Connection> Subscribers => [.. _subscribers.Values];
 
-    public bool Contains(Guid subscriberId) => _subscribers.ContainsKey(subscriberId);
-
+    /// <summary>Messages sent to and dropped by every connection of this node since it started, closed ones included.</summary>
     public (long Sent, long Dropped) DeliveryTotals
     {
         get
@@ -49,7 +53,8 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
         }
     }
 
-    public string? TryAdd(IRealtimeSubscriber subscriber)
+    /// <summary>Admits a connection, or says why not (the reason of a 4001 refusal).</summary>
+    public string? TryAdd(Connection subscriber)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
         lock (_gate)
@@ -95,7 +100,8 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
         return null;
     }
 
-    public void Remove(IRealtimeSubscriber subscriber)
+    /// <summary>Forgets a connection whose writer has ended (idempotent).</summary>
+    public void Remove(Connection subscriber)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
         lock (_gate)
@@ -138,7 +144,7 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
     /// Who receives a message about <paramref name="jobId"/> (null: about no job): <c>Primary</c> are the connections
     /// that take it whatever job it is about, <c>Followers</c> those following that job. No lock, no copy.
     /// </summary>
-    internal (IRealtimeSubscriber[] Primary, IRealtimeSubscriber[] Followers) Route(Guid? jobId)
+    internal (Connection[] Primary, Connection[] Followers) Route(Guid? jobId)
     {
         var primary = jobId is null ? Volatile.Read(ref _everyone) : Volatile.Read(ref _allJobs);
         var followers = jobId is { } id && Volatile.Read(ref _byJob).TryGetValue(id, out var f) ? f : [];
@@ -164,7 +170,7 @@ public sealed partial class ConnectionStore(IOptions<RealtimeOptions> options, I
         }
     }
 
-    private static IRealtimeSubscriber[] Without(IRealtimeSubscriber[] subscribers, IRealtimeSubscriber removed) =>
+    private static Connection[] Without(Connection[] subscribers, Connection removed) =>
         Array.FindAll(subscribers, s => !ReferenceEquals(s, removed));
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Connection {ConnectionId} stored (job {JobId}, session {SessionId}); {Open} open")]

@@ -1,14 +1,18 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 
-namespace CleanRealtime.Infrastructure.Realtime;
+namespace CleanRealtime.Api.Realtime;
 
 /// <summary>
 /// The fan-out on one node (SignalR's DefaultHubLifetimeManager): hands the same serialized bytes to the queue of every
-/// local subscriber of the message's job (or of every job). Never serializes, never waits. With
-/// <c>Realtime:Backplane=redis</c> the <see cref="RedisBackplane"/> sits in front of it and also carries the bytes with
-/// their seq to the other nodes.
+/// local subscriber of the message's job (or of every job). Never serializes, never waits.
 /// </summary>
+/// <remarks>
+/// It is the local <see cref="IRealtimeBroadcaster"/> (registered under <see cref="IRealtimeBroadcaster.LocalKey"/>):
+/// with <c>Realtime:Backplane=none</c> it is the broadcaster itself; with <c>redis</c> the Redis backplane decorates it
+/// (the backplane receives it as its inner broadcaster and also carries the bytes with their seq to the other nodes), so
+/// Infrastructure never names this type and this type never knows a backplane exists.
+/// </remarks>
 public sealed class LocalFanOut(ConnectionStore store) : IRealtimeBroadcaster
 {
     private long _published;
