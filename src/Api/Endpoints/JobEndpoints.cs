@@ -117,7 +117,11 @@ public static class JobEndpoints
             Security.ClientIdentity.Of(response.HttpContext));
 
     private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
-        Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
+        Guid jobId,
+        IMediator mediator,
+        [Description("Only messages with a greater seq (0 = from the job's first message; the next_since of the previous page).")] string? since,
+        [Description("Messages per page, 1 to 1000 (default 500).")] string? limit,
+        CancellationToken cancellationToken) =>
         TypedResults.Ok(JobEventsResponse.From(await mediator.Send(new GetJobEvents(jobId, since, limit), cancellationToken)));
 
     private static async Task<Results<Ok<JobFramesResponse>, ValidationProblem, NotFound<ProblemDetails>>> GetFramesAsync(

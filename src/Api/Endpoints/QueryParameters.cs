@@ -127,8 +127,8 @@ internal static class QueryParameters
         return null;
     }
 
-    /// <summary>How one record is read: its settable properties, each named by its <see cref="FromQueryAttribute"/>.</summary>
-    private sealed class RecordReader(Type type, IReadOnlyList<Func<IQueryCollection, List<ValidationFailure>, (PropertyInfo, object?)>> properties)
+    /// <summary>How one record is read: each settable property, named by its <see cref="FromQueryAttribute"/>, by its type's rule.</summary>
+    private sealed class RecordReader(Type type, IReadOnlyList<(PropertyInfo Property, Func<IQueryCollection, List<ValidationFailure>, object?> Read)> properties)
     {
         public static RecordReader For(Type type)
         {
@@ -137,39 +137,38 @@ internal static class QueryParameters
                 throw new InvalidOperationException($"{type.Name}: a query record has a parameterless constructor and init properties.");
             }
 
-            var readers = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
                 .Where(p => p.CanWrite)
-                .Select(property =>
-                {
-                    var name = property.GetCustomAttribute<FromQueryAttribute>()?.Name
-                               ?? throw new InvalidOperationException($"{type.Name}.{property.Name} has no [FromQuery(Name = ...)]: its wire name must be stated.");
-                    var range = property.GetCustomAttribute<CheckedRangeAttribute>();
-                    var kind = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-                    Func<IQueryCollection, List<ValidationFailure>, object?> read =
-                        kind == typeof(string) ? (q, f) => Text(q, name, f)
-                        : kind == typeof(int) ? (q, f) => Integer(q, name, range, f)
-                        : kind == typeof(bool) ? (q, f) => Boolean(q, name, f)
-                        : kind == typeof(Guid) ? (q, f) => Uuid(q, name, f)
-                        : throw new InvalidOperationException($"{type.Name}.{property.Name}: no query rule for {kind.Name}.");
-                    return (Func<IQueryCollection, List<ValidationFailure>, (PropertyInfo, object?)>)((q, f) => (property, read(q, f)));
-                })
+                .Select(p => (p, Rule(type, p)))
                 .ToList();
-            return new RecordReader(type, readers);
+            return new RecordReader(type, properties);
         }
 
         public object Read(IQueryCollection query, List<ValidationFailure> failures)
         {
             var record = Activator.CreateInstance(type)!;
-            foreach (var read in properties)
+            foreach (var (property, read) in properties)
             {
-                var (property, value) = read(query, failures);
-                if (value is not null)
+                if (read(query, failures) is { } value)
                 {
                     property.SetValue(record, value);
                 }
             }
 
             return record;
+        }
+
+        private static Func<IQueryCollection, List<ValidationFailure>, object?> Rule(Type type, PropertyInfo property)
+        {
+            var name = property.GetCustomAttribute<FromQueryAttribute>()?.Name
+                       ?? throw new InvalidOperationException($"{type.Name}.{property.Name} has no [FromQuery(Name = ...)]: its wire name must be stated.");
+            var range = property.GetCustomAttribute<CheckedRangeAttribute>();
+            var kind = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            return kind == typeof(string) ? (q, f) => Text(q, name, f)
+                : kind == typeof(int) ? (q, f) => Integer(q, name, range, f)
+                : kind == typeof(bool) ? (q, f) => Boolean(q, name, f)
+                : kind == typeof(Guid) ? (q, f) => Uuid(q, name, f)
+                : throw new InvalidOperationException($"{type.Name}.{property.Name}: no query rule for {kind.Name}.");
         }
     }
 }
