@@ -46,12 +46,11 @@ public static class ServerApp
         });
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemTypes.Fill);
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-        // Servers are left out: echoing the request's Host header would let a client write the document's URLs.
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Servers = [];
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddApiDescription();
+
+        // Query values are read by the project's rules (QueryParameters), in every environment: the framework's own
+        // binder must never answer a bad value itself (in Development it would throw its own 400 before those rules ran).
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
 
         // The hosting layer's request lines print the query as sent, api_key included; RequestLogging logs it redacted.
         builder.Logging.AddFilter(RequestLogging.HostingCategory, LogLevel.None);

@@ -56,10 +56,14 @@ public sealed record ExtendedJobResponse
     public DateTime? StartedAt { get; init; }
     public DateTime? CompletedAt { get; init; }
 
-    public static ExtendedJobResponse From(JobResponse legacy, JobState state)
+    /// <summary>
+    /// The legacy fields from <paramref name="legacy"/>, the job's state from <paramref name="summary"/>: the summary
+    /// (what <c>GET /v1/jobs</c> lists) is the one source of every field that is not in the legacy shape.
+    /// </summary>
+    public static ExtendedJobResponse From(JobResponse legacy, JobSummaryResponse summary)
     {
         ArgumentNullException.ThrowIfNull(legacy);
-        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(summary);
         return new ExtendedJobResponse
         {
             JobId = legacy.JobId,
@@ -67,30 +71,22 @@ public sealed record ExtendedJobResponse
             DeviceUsed = legacy.DeviceUsed,
             Fallback = legacy.Fallback,
             Frames = legacy.Frames,
-            Progress = state.Progress,
-            PluginTimings = state.PluginTimings,
-            Warnings = state.Warnings,
-            Status = state.Status,
-            Error = state.Error,
-            CreatedAt = state.CreatedAt,
-            StartedAt = state.StartedAt,
-            CompletedAt = state.CompletedAt,
+            Progress = summary.Progress,
+            PluginTimings = summary.PluginTimings,
+            Warnings = summary.Warnings,
+            Status = summary.Status,
+            Error = summary.Error,
+            CreatedAt = summary.CreatedAt,
+            StartedAt = summary.StartedAt,
+            CompletedAt = summary.CompletedAt,
         };
     }
 }
 
-/// <summary>The extended fields of a job (what <c>GET /v1/jobs</c> lists, next to the legacy fields but without frames).</summary>
-public sealed record JobState(
-    int? Progress,
-    IReadOnlyDictionary<string, double>? PluginTimings,
-    IReadOnlyList<string>? Warnings,
-    string Status,
-    string? Error,
-    DateTime CreatedAt,
-    DateTime? StartedAt,
-    DateTime? CompletedAt);
-
-/// <summary>One job in <c>GET /v1/jobs</c>: the extended fields without frames.</summary>
+/// <summary>
+/// One job in <c>GET /v1/jobs</c>: the extended fields without frames (API.md §2.2), built by
+/// <see cref="JobMapping.ToSummary"/> and the source of <see cref="ExtendedJobResponse"/>'s state fields.
+/// </summary>
 public sealed record JobSummaryResponse(
     string JobId,
     string DeviceRequested,

@@ -58,7 +58,7 @@ internal static class JobJsonWriter
 
         if (extended)
         {
-            var state = (await mediator.Send(new GetJob(jobId), cancellationToken)).ToState();
+            var state = (await mediator.Send(new GetJob(jobId), cancellationToken)).ToSummary();
             using var fields = JsonSerializer.SerializeToDocument(ExtendedJobResponse.From(head, state), options);
             foreach (var field in fields.RootElement.EnumerateObject().Where(f => !written.Contains(f.Name)))
             {

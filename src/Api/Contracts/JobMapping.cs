@@ -24,21 +24,15 @@ public static class JobMapping
         return new FrameResponse(frame.FrameId, frame.Index, frame.TimestampMs, frame.Results);
     }
 
-    public static ExtendedJobResponse ToExtendedResponse(this JobMemento job) => ExtendedJobResponse.From(job.ToResponse(), job.ToState());
-
+    /// <summary>The job without its frames; timings to one decimal, times in UTC, empty lists as null.</summary>
     public static JobSummaryResponse ToSummary(this JobMemento job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var state = job.ToState();
         return new JobSummaryResponse(
-            job.Id.ToString(), job.DeviceRequested.ToWire(), job.DeviceUsed.ToWire(), job.Fallback, state.Progress, state.PluginTimings,
-            state.Warnings, state.Status, state.Error, state.CreatedAt, state.StartedAt, state.CompletedAt);
-    }
-
-    public static JobState ToState(this JobMemento job)
-    {
-        ArgumentNullException.ThrowIfNull(job);
-        return new JobState(
+            job.Id.ToString(),
+            job.DeviceRequested.ToWire(),
+            job.DeviceUsed.ToWire(),
+            job.Fallback,
             job.Progress,
             job.PluginTimings.Count == 0 ? null : job.PluginTimings.ToDictionary(t => t.Key, t => Math.Round(t.Value, 1), StringComparer.Ordinal),
             job.Warnings.Count == 0 ? null : job.Warnings,

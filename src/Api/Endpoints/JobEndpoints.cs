@@ -1,4 +1,6 @@
 using CleanRealtime.Api.Errors;
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Common;
@@ -27,7 +29,8 @@ public static class JobEndpoints
 
         // Every request that needs the store has a time limit; the three that stream a whole job to a client at the
         // speed it reads have none (their store reads are bounded by the store's own command and busy timeouts).
-        jobs.WithRequestTimeout(Errors.StoreRequestTimeout.Policy);
+        // Any of them may find the store unavailable (503 STORE_UNAVAILABLE).
+        jobs.WithRequestTimeout(Errors.StoreRequestTimeout.Policy).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapPost("/", CreateAsync)
             .Accepts<CreateJobRequest>("application/json")
             .ProducesValidationProblem()
@@ -35,30 +38,30 @@ public static class JobEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .RequireRateLimiting(Security.SecurityRegistration.CreateJobPolicy)
-            .WithName("CreateJob");
-        jobs.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListJobs");
+            .WithName("CreateJob").WithSummary("Submit a job");
+        jobs.MapGetAndHead("/", ListAsync).ProducesValidationProblem().WithName("ListJobs").WithSummary("List jobs, newest first");
         jobs.MapGetAndHead("/{jobId:guid}", GetAsync)
             .Produces<JobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetJob")
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).WithName("GetJob").WithSummary("Get a job (the legacy five-field shape)")
             .DisableRequestTimeout();
         jobs.MapGetAndHead("/{jobId:guid}/extended", GetExtendedAsync)
             .Produces<ExtendedJobResponse>().ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("GetExtendedJob")
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).WithName("GetExtendedJob").WithSummary("Get a job with its live state")
             .DisableRequestTimeout();
-        jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames");
+        jobs.MapGetAndHead("/{jobId:guid}/frames", GetFramesAsync).WithName("GetJobFrames").WithSummary("Read a page of a job's analysed frames");
         jobs.MapGetAndHead("/{jobId:guid}/frames/{frameId}/image", GetFramePictureAsync)
             .Produces(StatusCodes.Status200OK, contentType: "image/jpeg")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .WithName("GetFramePicture");
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .WithName("GetFramePicture").WithSummary("Get one frame as a JPEG, with the job's results drawn on it");
         jobs.MapGetAndHead("/{jobId:guid}/events", GetEventsAsync)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status410Gone)
             .WithDescription("The job's realtime messages with seq > since, in order (limit 1..1000, default 500).")
-            .WithName("GetJobEvents");
+            .WithName("GetJobEvents").WithSummary("Read a job's realtime messages after a seq");
         jobs.MapPost("/{jobId:guid}/cancel", CancelAsync)
             .Produces<ExtendedJobResponse>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).WithName("CancelJob").WithSummary("Cancel a job")
             .DisableRequestTimeout();
         return routes;
     }
@@ -95,12 +98,9 @@ public static class JobEndpoints
         return TypedResults.Accepted($"/v1/jobs/{response.JobId}", response);
     }
 
-    private static async Task<Ok<JobListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    private static async Task<Ok<JobListResponse>> ListAsync([AsParameters] ListJobsQuery query, IMediator mediator, CancellationToken cancellationToken)
     {
-        var query = new QueryReader(request);
-        var list = new ListJobs(query.Text("status"), query.Integer("limit"), query.Text("cursor"));
-        query.ThrowIfInvalid();
-        var page = await mediator.Send(list, cancellationToken);
+        var page = await mediator.Send(new ListJobs(query.Status, query.Limit, query.Cursor), cancellationToken);
         return TypedResults.Ok(new JobListResponse(page.Items.Select(j => j.ToSummary()).ToList(), page.NextCursor));
     }
 
@@ -117,15 +117,17 @@ public static class JobEndpoints
             Security.ClientIdentity.Of(response.HttpContext));
 
     private static async Task<Results<Ok<JobEventsResponse>, NotFound<ProblemDetails>>> GetEventsAsync(
-        Guid jobId, IMediator mediator, string? since, string? limit, CancellationToken cancellationToken) =>
+        Guid jobId,
+        IMediator mediator,
+        [Description("Only messages with a greater seq (0 = from the job's first message; the next_since of the previous page).")] string? since,
+        [Description("Messages per page, 1 to 1000 (default 500).")] string? limit,
+        CancellationToken cancellationToken) =>
         TypedResults.Ok(JobEventsResponse.From(await mediator.Send(new GetJobEvents(jobId, since, limit), cancellationToken)));
 
     private static async Task<Results<Ok<JobFramesResponse>, ValidationProblem, NotFound<ProblemDetails>>> GetFramesAsync(
-        Guid jobId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+        Guid jobId, [AsParameters] JobFramesQuery query, IMediator mediator, CancellationToken cancellationToken)
     {
-        var query = new QueryReader(request);
-        var frames = new GetJobFrames(jobId, query.Integer("offset") ?? 0, query.Integer("limit"));
-        query.ThrowIfInvalid();
+        var frames = new GetJobFrames(jobId, query.Offset ?? 0, query.Limit);
         var page = await mediator.Send(frames, cancellationToken);
         var next = frames.Offset + page.Items.Count;
         return TypedResults.Ok(new JobFramesResponse(page.Items.Select(JobMapping.ToResponse).ToList(), page.Total, next < page.Total ? next : null));
@@ -136,12 +138,10 @@ public static class JobEndpoints
     /// and drawing a frame is an expensive read: it waits for a place in <see cref="ExpensiveReads"/>.
     /// </summary>
     private static async Task<FileContentHttpResult> GetFramePictureAsync(
-        Guid jobId, string frameId, HttpRequest request, IMediator mediator, ExpensiveReads reads, CancellationToken cancellationToken)
+        Guid jobId, string frameId, [AsParameters] FramePictureQuery query, HttpRequest request, IMediator mediator, ExpensiveReads reads,
+        CancellationToken cancellationToken)
     {
-        var query = new QueryReader(request);
-        var overlay = query.Boolean("overlay") ?? true;
-        var picture = new GetFramePicture(jobId, frameId, overlay, query.Integer("width"));
-        query.ThrowIfInvalid();
+        var picture = new GetFramePicture(jobId, frameId, query.Overlay ?? true, query.Width);
         byte[] jpeg;
         using (await reads.EnterAsync(Security.ClientIdentity.Of(request.HttpContext), "a frame picture", cancellationToken))
         {
@@ -160,4 +160,37 @@ public static class JobEndpoints
         response.Headers.Location = $"/v1/jobs/{jobId}/extended";
         await JobJsonWriter.WriteAsync(response, mediator, jobId, extended: true, StatusCodes.Status202Accepted, json.Value.SerializerOptions, cancellationToken);
     }
+}
+
+/// <summary>The query of <c>GET /v1/jobs</c> (API.md §2.2).</summary>
+internal sealed record ListJobsQuery
+{
+    [FromQuery(Name = "status"), Description("Only jobs in this status: queued, running, completed, failed or cancelled.")]
+    public string? Status { get; init; }
+
+    [FromQuery(Name = "limit"), Range(1, ListJobs.MaxLimit), DefaultValue(ListJobs.DefaultLimit), Description("Jobs per page, newest first.")]
+    public int? Limit { get; init; }
+
+    [FromQuery(Name = "cursor"), Description("The next_cursor of the previous page (opaque).")]
+    public string? Cursor { get; init; }
+}
+
+/// <summary>The query of <c>GET /v1/jobs/{job_id}/frames</c>.</summary>
+internal sealed record JobFramesQuery
+{
+    [FromQuery(Name = "offset"), Range(0, int.MaxValue), DefaultValue(0), Description("How many of the job's frames to skip (the next_offset of the previous page).")]
+    public int? Offset { get; init; }
+
+    [FromQuery(Name = "limit"), Range(1, GetJobFrames.MaxLimit), DefaultValue(GetJobFrames.DefaultLimit), Description("Frames per page.")]
+    public int? Limit { get; init; }
+}
+
+/// <summary>The query of <c>GET /v1/jobs/{job_id}/frames/{frame_id}/image</c>.</summary>
+internal sealed record FramePictureQuery
+{
+    [FromQuery(Name = "overlay"), DefaultValue(true), Description("Draw the job's results on the frame.")]
+    public bool? Overlay { get; init; }
+
+    [FromQuery(Name = "width"), Range(GetFramePicture.MinWidth, GetFramePicture.MaxWidth), Description("Scale the frame down to this width in pixels (aspect kept; never scaled up).")]
+    public int? Width { get; init; }
 }

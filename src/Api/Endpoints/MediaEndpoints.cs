@@ -1,3 +1,6 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Mvc;
 using CleanRealtime.Api.Errors;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.MediaLibrary;
@@ -38,12 +41,14 @@ public static partial class MediaEndpoints
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status507InsufficientStorage)
             .DisableAntiforgery()
-            .WithName("UploadMedia");
-        media.MapGetAndHead("/", ListAsync).WithRequestTimeout(Errors.StoreRequestTimeout.Policy).ProducesValidationProblem().WithName("ListMedia");
-        media.MapGetAndHead("/{**name}", GetAsync).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).WithName("GetMedia");
+            .WithName("UploadMedia").WithSummary("Upload a video or image into the media library");
+        media.MapGetAndHead("/", ListAsync).WithRequestTimeout(Errors.StoreRequestTimeout.Policy).ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithName("ListMedia").WithSummary("List the media library's files");
+        media.MapGetAndHead("/{**name}", GetAsync).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .WithName("GetMedia").WithSummary("Describe one file of the media library");
         media.MapDelete("/{**name}", DeleteAsync)
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .WithName("DeleteMedia");
+            .WithName("DeleteMedia").WithSummary("Delete a file from the media library");
         return routes;
     }
 
@@ -126,12 +131,9 @@ public static partial class MediaEndpoints
         }
     }
 
-    private static async Task<Ok<MediaListResponse>> ListAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    private static async Task<Ok<MediaListResponse>> ListAsync([AsParameters] ListMediaQuery query, IMediator mediator, CancellationToken cancellationToken)
     {
-        var query = new QueryReader(request);
-        var list = new ListMedia(query.Integer("limit"), query.Text("cursor"));
-        query.ThrowIfInvalid();
-        var page = await mediator.Send(list, cancellationToken);
+        var page = await mediator.Send(new ListMedia(query.Limit, query.Cursor), cancellationToken);
         return TypedResults.Ok(new MediaListResponse(page.Items.Select(MediaResponse.From).ToList(), page.NextCursor));
     }
 
@@ -226,3 +228,13 @@ public sealed record MediaResponse(
 }
 
 public sealed record MediaListResponse(IReadOnlyList<MediaResponse> Items, string? NextCursor);
+
+/// <summary>The query of <c>GET /v1/media</c>.</summary>
+internal sealed record ListMediaQuery
+{
+    [FromQuery(Name = "limit"), Range(1, ListMedia.MaxLimit), DefaultValue(ListMedia.DefaultLimit), Description("Files per page.")]
+    public int? Limit { get; init; }
+
+    [FromQuery(Name = "cursor"), Description("The next_cursor of the previous page (opaque).")]
+    public string? Cursor { get; init; }
+}

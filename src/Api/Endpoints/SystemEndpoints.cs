@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Microsoft.AspNetCore.Mvc;
 using CleanRealtime.Api.Contracts;
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Plugins;
@@ -9,16 +11,14 @@ namespace CleanRealtime.Api.Endpoints;
 
 public static class SystemEndpoints
 {
-    private const int DefaultStatsPage = 100;
-    private const int MaxStatsPage = 1000;
-
     public static IEndpointRouteBuilder MapSystemEndpoints(this IEndpointRouteBuilder routes)
     {
         var v1 = routes.MapGroup("/v1").WithTags("System");
         v1.WithRequestTimeout(Errors.StoreRequestTimeout.Policy);
-        v1.MapGetAndHead("/devices", Devices).WithName("ListDevices");
-        v1.MapGetAndHead("/plugins", Plugins).WithName("ListPlugins");
-        v1.MapGetAndHead("/realtime/stats", Stats).ProducesValidationProblem().WithName("RealtimeStats");
+        v1.MapGetAndHead("/devices", Devices).WithName("ListDevices").WithSummary("List the devices and whether each is available");
+        v1.MapGetAndHead("/plugins", Plugins).WithName("ListPlugins").WithSummary("List the plugins a job may run");
+        v1.MapGetAndHead("/realtime/stats", Stats).ProducesValidationProblem().WithName("RealtimeStats")
+            .WithSummary("Totals over the open realtime connections, and a page of them");
         return routes;
     }
 
@@ -35,13 +35,11 @@ public static class SystemEndpoints
     /// let anyone fill another client's per-session quota); <c>session_id</c> narrows the answer to the connections of
     /// a session its owner already knows.
     /// </summary>
-    private static Ok<RealtimeStatsResponse> Stats(HttpRequest request, RealtimeSessions connections)
+    private static Ok<RealtimeStatsResponse> Stats([AsParameters] RealtimeStatsQuery query, RealtimeSessions connections)
     {
-        var query = new QueryReader(request);
-        var limit = query.Integer("limit", 1, MaxStatsPage) ?? DefaultStatsPage;
-        var offset = query.Integer("offset", 0, int.MaxValue) ?? 0;
-        var session = query.Uuid("session_id");
-        query.ThrowIfInvalid();
+        var limit = query.Limit ?? RealtimeStatsQuery.DefaultLimit;
+        var offset = query.Offset ?? 0;
+        var session = query.SessionId;
 
         var open = connections.Connections.Where(c => session is null || c.SessionId == session).ToList();
         var page = open
@@ -53,4 +51,20 @@ public static class SystemEndpoints
         int? next = offset + page.Count < open.Count ? offset + page.Count : null;
         return TypedResults.Ok(new RealtimeStatsResponse(open.Count, open.Sum(c => c.Sent), open.Sum(c => c.Dropped), page, next));
     }
+}
+
+/// <summary>The query of <c>GET /v1/realtime/stats</c>; no use case validates it, so its bounds are checked as it is read.</summary>
+internal sealed record RealtimeStatsQuery
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
+
+    [FromQuery(Name = "limit"), CheckedRange(1, MaxLimit), DefaultValue(DefaultLimit), Description("Connections per page, oldest first.")]
+    public int? Limit { get; init; }
+
+    [FromQuery(Name = "offset"), CheckedRange(0, int.MaxValue), DefaultValue(0), Description("How many connections to skip (the next_offset of the previous page).")]
+    public int? Offset { get; init; }
+
+    [FromQuery(Name = "session_id"), Description("Only the connections of this session (a UUID its owner chose).")]
+    public Guid? SessionId { get; init; }
 }

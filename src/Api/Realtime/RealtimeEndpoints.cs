@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Microsoft.AspNetCore.Mvc;
 using CleanRealtime.Api.Errors;
 using System.Net.WebSockets;
 using CleanRealtime.Api.Security;
@@ -20,24 +22,31 @@ public static partial class RealtimeEndpoints
         routes.MapGet("/v1/realtime", HandleAsync)
             .WithTags("Realtime")
             .WithName("Realtime")
+            .WithSummary("Open a realtime stream (WebSocket or Server-Sent Events)")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithDescription(
-                "WebSocket upgrade, or Server-Sent Events with Accept: text/event-stream. Query: job_id, session_id, since (resume a job's "
-                + "stream after that seq; SSE also takes Last-Event-ID).");
+                "WebSocket upgrade, or Server-Sent Events with Accept: text/event-stream. A WebSocket is refused after the upgrade with a "
+                + "close code (4000 invalid session_id or since, 4001 capacity, 4004 unknown job_id); an event stream with the matching "
+                + "problem (400, 429, 404). SSE also resumes from the Last-Event-ID header.");
         return routes;
     }
 
-    private static async Task HandleAsync(HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history, ILoggerFactory loggers)
+    private static async Task HandleAsync(
+        [AsParameters] RealtimeQuery query, HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("CleanRealtime.Realtime");
         if (context.WebSockets.IsWebSocketRequest)
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            await RunWebSocketAsync(context, socket, manager, mediator, history, logger);
+            await RunWebSocketAsync(query, context, socket, manager, mediator, history, logger);
         }
         else if (context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase)))
         {
-            await RunEventStreamAsync(context, manager, mediator, history);
+            await RunEventStreamAsync(query, context, manager, mediator, history);
         }
         else
         {
@@ -48,9 +57,9 @@ public static partial class RealtimeEndpoints
     }
 
     private static async Task RunWebSocketAsync(
-        HttpContext context, WebSocket socket, RealtimeSessions manager, IMediator mediator, JobHistory history, ILogger logger)
+        RealtimeQuery query, HttpContext context, WebSocket socket, RealtimeSessions manager, IMediator mediator, JobHistory history, ILogger logger)
     {
-        var subscription = await ResolveAsync(context, mediator, eventStream: false);
+        var subscription = await ResolveAsync(query, context, mediator, eventStream: false);
         if (subscription.RefusalCode != 0)
         {
             LogRefused(logger, subscription.RefusalCode, subscription.RefusalReason!);
@@ -81,9 +90,10 @@ public static partial class RealtimeEndpoints
         }
     }
 
-    private static async Task RunEventStreamAsync(HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history)
+    private static async Task RunEventStreamAsync(
+        RealtimeQuery query, HttpContext context, RealtimeSessions manager, IMediator mediator, JobHistory history)
     {
-        var subscription = await ResolveAsync(context, mediator, eventStream: true);
+        var subscription = await ResolveAsync(query, context, mediator, eventStream: true);
         if (subscription.RefusalCode != 0)
         {
             await RefusalProblem(subscription).ExecuteAsync(context);
@@ -124,14 +134,14 @@ public static partial class RealtimeEndpoints
     /// <summary>
     /// The query (<c>session_id</c>, <c>job_id</c>, <c>since</c>) and, for SSE, <c>Last-Event-ID</c>, turned into a
     /// subscription plan by <see cref="Subscribe"/>, or a refusal: 4000 invalid session_id or since, 4004 unknown job.
+    /// A parameter given twice arrives joined with a comma, which is never a UUID; <c>since</c> is counted in the query.
     /// </summary>
-    private static async Task<Subscription> ResolveAsync(HttpContext context, IMediator mediator, bool eventStream)
+    private static async Task<Subscription> ResolveAsync(RealtimeQuery query, HttpContext context, IMediator mediator, bool eventStream)
     {
         Guid? sessionId = null;
-        var session = context.Request.Query["session_id"];
-        if (session.Count > 0)
+        if (query.SessionId is { } session)
         {
-            if (session.Count > 1 || !Guid.TryParse(session[0], out var parsed))
+            if (!Guid.TryParse(session, out var parsed))
             {
                 return Subscription.Invalid("session_id", "invalid session_id: it must be one UUID");
             }
@@ -140,10 +150,9 @@ public static partial class RealtimeEndpoints
         }
 
         Guid? jobId = null;
-        var job = context.Request.Query["job_id"];
-        if (job.Count > 0)
+        if (query.JobId is { } job)
         {
-            if (job.Count > 1 || !Guid.TryParse(job[0], out var parsed))
+            if (!Guid.TryParse(job, out var parsed))
             {
                 return Subscription.Refused(4004, "unknown job_id");
             }
@@ -151,15 +160,14 @@ public static partial class RealtimeEndpoints
             jobId = parsed;
         }
 
-        var since = context.Request.Query["since"];
-        if (since.Count > 1)
+        if (context.Request.Query["since"].Count > 1)
         {
             return Subscription.Invalid("since", "invalid since: give it once");
         }
 
         // An EventSource reconnects to the same URL with Last-Event-ID: the header is newer than the query's since. On a
         // stream of every job the ids belong to many jobs, so there is nothing to resume and the header is ignored.
-        var resumeFrom = since.Count == 1 ? since[0] : null;
+        var resumeFrom = query.Since;
         if (eventStream && jobId is not null && context.Request.Headers["Last-Event-ID"] is [{ } lastEventId])
         {
             resumeFrom = lastEventId;
@@ -216,4 +224,20 @@ public static partial class RealtimeEndpoints
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime connection refused with {Code}: {Reason}")]
     private static partial void LogRefused(ILogger logger, int code, string reason);
+}
+
+/// <summary>
+/// The query of <c>/v1/realtime</c>, bound as text: a bad value is refused after the WebSocket upgrade with a close code
+/// (or, on SSE, with the matching problem), never with the framework's 400 before it, so <c>ResolveAsync</c> reads it.
+/// </summary>
+internal sealed record RealtimeQuery
+{
+    [FromQuery(Name = "job_id"), Description("Receive only this job's messages (a UUID); unknown: close code 4004 or 404.")]
+    public string? JobId { get; init; }
+
+    [FromQuery(Name = "session_id"), Description("The client's session (a UUID it chose), which its per-session quota counts; invalid: close code 4000 or 400.")]
+    public string? SessionId { get; init; }
+
+    [FromQuery(Name = "since"), Description("With job_id: resume the job's stream after this seq (0 = from its first message).")]
+    public string? Since { get; init; }
 }

@@ -74,6 +74,8 @@ public sealed class FramePictureTests(ServerFixture server) : IClassFixture<Serv
     [InlineData("frame-000001", "?width=15", HttpStatusCode.BadRequest)]
     [InlineData("frame-000001", "?width=3841", HttpStatusCode.BadRequest)]
     [InlineData("frame-000001", "?overlay=maybe", HttpStatusCode.BadRequest)]
+    [InlineData("frame-000001", "?overlay=true&overlay=false", HttpStatusCode.BadRequest)]
+    [InlineData("frame-000001", "?width=wide", HttpStatusCode.BadRequest)]
     public async Task FramePicture_BadFrameOrQuery_ReturnsProblem(string frameId, string query, HttpStatusCode expected)
     {
         var (id, _) = await server.RunJobAsync(ServerFixture.Synthetic(frames: 2, width: 64, height: 64), ["frame_quality"]);
@@ -82,6 +84,21 @@ public sealed class FramePictureTests(ServerFixture server) : IClassFixture<Serv
 
         Assert.Equal(expected, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    /// <summary>The query rules take 1/0 for a boolean where the framework's binder alone would refuse them (a bare 400).</summary>
+    [Theory]
+    [InlineData("?overlay=1")]
+    [InlineData("?overlay=0")]
+    [InlineData("?overlay=FALSE&width=32")]
+    public async Task FramePicture_OverlayAsOneOrZero_IsAccepted(string query)
+    {
+        var (id, _) = await server.RunJobAsync(ServerFixture.Synthetic(frames: 1, width: 64, height: 64), ["frame_quality"]);
+
+        using var response = await server.Http.GetAsync($"/v1/jobs/{id}/frames/frame-000001/image{query}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

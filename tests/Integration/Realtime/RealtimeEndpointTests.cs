@@ -285,6 +285,7 @@ public sealed class RealtimeEndpointTests(ServerFixture server) : IClassFixture<
     [InlineData("session_id=not-a-uuid")]
     [InlineData("session_id=12345")]
     [InlineData("session_id=6f1c0000-0000-0000-0000-000000000001&session_id=6f1c0000-0000-0000-0000-000000000002")]
+    [InlineData("session_id=")]
     public async Task Connect_InvalidSessionId_ClosesWith4000(string query)
     {
         await using var client = await server.ConnectAsync(query);
@@ -329,6 +330,8 @@ public sealed class RealtimeEndpointTests(ServerFixture server) : IClassFixture<
     [InlineData("job_id=00000000-0000-0000-0000-000000000000")]
     [InlineData("job_id=6f1c9a52-1111-4222-8333-944455556666")]
     [InlineData("job_id=not-a-job")]
+    [InlineData("job_id=")]
+    [InlineData("job_id=6f1c9a52-1111-4222-8333-944455556666&job_id=6f1c9a52-1111-4222-8333-944455556666")]
     public async Task Connect_UnknownJobId_ClosesWith4004(string query)
     {
         await using var client = await server.ConnectAsync(query);

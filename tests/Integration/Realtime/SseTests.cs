@@ -56,6 +56,8 @@ public sealed class SseTests(ServerFixture server) : IClassFixture<ServerFixture
 
     [Theory]
     [InlineData("session_id=nope", HttpStatusCode.BadRequest)]
+    [InlineData("session_id=", HttpStatusCode.BadRequest)]
+    [InlineData("job_id=", HttpStatusCode.NotFound)]
     [InlineData("job_id=00000000-0000-0000-0000-000000000000", HttpStatusCode.NotFound)]
     public async Task Sse_Refused_ReturnsMatchingProblem(string query, HttpStatusCode status)
     {

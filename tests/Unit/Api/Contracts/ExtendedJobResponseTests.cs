@@ -32,7 +32,12 @@ public sealed class ExtendedJobResponseTests
         ],
     };
 
-    private static JobState State(int? progress = 40) => new(
+    /// <summary>The job's state as GET /v1/jobs lists it: the source of the extended fields.</summary>
+    private static JobSummaryResponse State(int? progress = 40) => new(
+        "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab",
+        "gpu",
+        "cpu",
+        true,
         progress,
         new Dictionary<string, double> { ["motion_detection"] = 145.5 },
         ["motion_detection: low light (frame-000001)", "motion_detection: low light (frame-000001)"],
@@ -363,5 +368,29 @@ public sealed class ExtendedJobResponseTests
         _ = ExtendedJobResponse.From(legacy, State() with { Progress = 100, Status = "completed" });
         Assert.Equal(before, Serialize(legacy).GetRawText());
         Assert.Equal(LegacyFields, Names(Serialize(legacy)));
+    }
+
+    // ---- one source: the list's summary and the extended job (API.md §2.2: "extended fields without frames") ----
+
+    [Fact]
+    public void SummaryAndExtended_DifferOnlyByFrames()
+    {
+        var summary = State();
+        var summaryJson = Serialize(summary);
+        var extendedJson = Serialize(ExtendedJobResponse.From(Legacy(), summary));
+
+        // The same fields in the same order, less frames; each state field is the summary's, byte for byte.
+        Assert.Equal(ExtendedFields.Where(f => f != "frames"), Names(summaryJson));
+        Assert.Equal(Names(extendedJson).Where(f => f != "frames"), Names(summaryJson));
+        foreach (var field in Names(summaryJson))
+        {
+            Assert.Equal(summaryJson.GetProperty(field).GetRawText(), extendedJson.GetProperty(field).GetRawText());
+        }
+
+        // And as types: every property of the summary is a property of the extended response, of the same type.
+        var extended = typeof(ExtendedJobResponse).GetProperties(BindingFlags.Public | BindingFlags.Instance).ToDictionary(p => p.Name, p => p.PropertyType);
+        var listed = typeof(JobSummaryResponse).GetProperties(BindingFlags.Public | BindingFlags.Instance).ToDictionary(p => p.Name, p => p.PropertyType);
+        Assert.Equal(extended.Keys.Where(k => k != nameof(ExtendedJobResponse.Frames)).Order(StringComparer.Ordinal), listed.Keys.Order(StringComparer.Ordinal));
+        Assert.All(listed, p => Assert.Equal(extended[p.Key], p.Value));
     }
 }

@@ -33,13 +33,14 @@ public sealed class JobMappingTests
     }
 
     [Fact]
-    public void ToExtendedResponse_AddsTheJobStateWithTimingsToOneDecimalAndUtcTimes()
+    public void ToSummary_HasTheJobStateWithTimingsToOneDecimalAndUtcTimes()
     {
         var memento = RunningJobWithOneFrame().ToMemento();
 
-        var extended = memento.ToExtendedResponse();
+        var extended = memento.ToSummary();
 
         Assert.Equal(memento.ToResponse().JobId, extended.JobId);
+        Assert.Equal(("gpu", "cpu", true), (extended.DeviceRequested, extended.DeviceUsed, extended.Fallback));
         Assert.Equal(50, extended.Progress);
         Assert.Equal(12.3, extended.PluginTimings!["motion_detection"]);
         Assert.Equal(["ball_detection: no ball (frame-000001)"], extended.Warnings!);
@@ -52,11 +53,12 @@ public sealed class JobMappingTests
     }
 
     [Fact]
-    public void ToExtendedResponse_QueuedJob_HasNullsWhereNothingHappenedYet()
+    public void ToSummary_QueuedJob_HasNullsWhereNothingHappenedYet()
     {
         var memento = Job.Queue(Guid.NewGuid(), "clip.mp4", Device.Cpu, Device.Cpu, ["motion_detection"], Created).ToMemento();
 
-        var extended = memento.ToExtendedResponse();
+        // As GET /v1/jobs/{id}/extended builds it (JobJsonWriter): the legacy fields, then the summary's state.
+        var extended = ExtendedJobResponse.From(memento.ToResponse(), memento.ToSummary());
 
         Assert.Null(extended.Progress);
         Assert.Null(extended.PluginTimings);
