@@ -21,8 +21,8 @@ namespace CleanRealtime.Application.Realtime;
 /// <item><c>src/Domain/Realtime/Payloads.cs</c>: its payload record;</item>
 /// <item>this file: a <c>[JsonSerializable]</c> line on <see cref="RealtimeJsonContext"/>, its validator (the schema
 /// of §3.2), and its row in <see cref="ByType"/>, in the enum's order. The row names the generated type info, so a
-/// missing <c>[JsonSerializable]</c> line does not compile; a missing or misplaced row stops the server at start-up
-/// and fails MessageKindsTests, which also find every payload record, its properties and the fast paths by
+/// missing <c>[JsonSerializable]</c> line does not compile; a missing or misplaced row makes the table's first use
+/// throw and fails MessageKindsTests, which also find every payload record, its properties and the fast paths by
 /// reflection: no test list to extend.</item>
 /// </list>
 /// <para>
