@@ -1,6 +1,5 @@
 using CleanRealtime.Application.Realtime;
 using System.Threading.Tasks.Sources;
-using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Api.Realtime;
 

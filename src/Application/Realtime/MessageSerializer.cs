@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Application.Realtime;
@@ -15,18 +14,6 @@ public sealed class MessageSerializer
 {
     private const int RoundTripLength = 28;
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        TypeInfoResolver = RealtimeJsonContext.Default.WithAddedModifier(HideRoutingProperties),
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-        Converters =
-        {
-            new SnakeCaseEnumConverter<PluginRunStatus>(), new SnakeCaseEnumConverter<WarningSeverity>(),
-        },
-    };
-
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     [ThreadStatic]
@@ -38,13 +25,15 @@ public sealed class MessageSerializer
     public byte[] Serialize(RealtimeMessage message) => Serialize(message, fastFrames: true);
 
     /// <summary>
-    /// <paramref name="fastFrames"/>: a <c>frame</c> payload (one per analysed frame and plugin, the bulk of the traffic) is
-    /// written by hand, byte for byte what the source-generated contract writes (MessageSerializerTests compare the
-    /// two), without the contract's per-property metadata walk; every other payload goes through the contract.
+    /// <paramref name="fastFrames"/>: a payload with a hand-written writer in <see cref="MessageKinds"/> (the <c>frame</c>,
+    /// one per analysed frame and plugin, the bulk of the traffic) is written by it, byte for byte what the
+    /// source-generated contract writes (MessageKindsTests compare the two), without the contract's per-property metadata
+    /// walk; every other payload goes through the contract. A payload not in the table throws.
     /// </summary>
     internal byte[] Serialize(RealtimeMessage message, bool fastFrames)
     {
         ArgumentNullException.ThrowIfNull(message);
+        var kind = MessageKinds.Of(message.Payload);
         var buffer = _buffer ??= new ArrayBufferWriter<byte>(512);
         var writer = _writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         buffer.ResetWrittenCount();
@@ -54,14 +43,7 @@ public sealed class MessageSerializer
             writer.WriteStartObject();
             writer.WriteString("type"u8, message.Type.ToWire());
             writer.WritePropertyName("payload"u8);
-            if (fastFrames && message.Payload is FramePayload frame)
-            {
-                WriteFrame(writer, frame);
-            }
-            else
-            {
-                JsonSerializer.Serialize(writer, message.Payload, Options.GetTypeInfo(message.Payload.GetType()));
-            }
+            kind.Write(writer, message.Payload, fastFrames);
 
             Span<byte> timestamp = stackalloc byte[RoundTripLength];
             writer.WriteString("timestamp"u8, timestamp[..FormatTimestamp(message.Timestamp, timestamp)]);
@@ -83,7 +65,7 @@ public sealed class MessageSerializer
     }
 
     /// <summary><see cref="FramePayload"/> as the contract writes it: snake_case, declaration order, null left out.</summary>
-    private static void WriteFrame(Utf8JsonWriter writer, FramePayload frame)
+    internal static void WriteFrame(Utf8JsonWriter writer, FramePayload frame)
     {
         writer.WriteStartObject();
         writer.WriteString("job_id"u8, frame.JobId);
@@ -123,21 +105,5 @@ public sealed class MessageSerializer
 
         utf8[RoundTripLength - 2] = (byte)'Z';
         return RoundTripLength - 1;
-    }
-
-    private static void HideRoutingProperties(JsonTypeInfo typeInfo)
-    {
-        if (!typeof(RealtimePayload).IsAssignableFrom(typeInfo.Type))
-        {
-            return;
-        }
-
-        for (var i = typeInfo.Properties.Count - 1; i >= 0; i--)
-        {
-            if (typeInfo.Properties[i].Name is "type" or "routing_job_id")
-            {
-                typeInfo.Properties.RemoveAt(i);
-            }
-        }
     }
 }

@@ -1,5 +1,9 @@
 namespace CleanRealtime.Domain.Realtime;
 
+/// <summary>
+/// The realtime message types (API.md §3.2). What each one carries, how it is written and checked, and whether it may be
+/// dropped: one row per member in <c>Application/Realtime/MessageKinds.cs</c>, which lists what a new type touches.
+/// </summary>
 public enum MessageType
 {
     Metadata,
@@ -36,7 +40,4 @@ public static class MessageTypeExtensions
 
     public static bool TryParseWire(string? value, out MessageType type) =>
         ByWireName.TryGetValue(value ?? string.Empty, out type);
-
-    /// <summary>Per-frame data that a slow consumer may lose; everything else must arrive or the connection closes.</summary>
-    public static bool IsDroppable(this MessageType type) => type is MessageType.Frame or MessageType.PartialResult;
 }

@@ -14,7 +14,16 @@ public sealed class WireNamesTests
     {
         var names = Enum.GetValues<MessageType>().Select(t => t.ToWire()).ToList();
 
-        Assert.Equal(["metadata", "progress", "frame", "partial_result", "plugin_status", "warning", "error", "ping", "pong"], names);
+        // The names of API.md §3.2, pinned member by member; a member added later is held to the same form without a
+        // list to extend here (MessageKinds lists what a new type touches).
+        Assert.Equal(["metadata", "progress", "frame", "partial_result", "plugin_status", "warning", "error", "ping", "pong"],
+            new[]
+            {
+                MessageType.Metadata, MessageType.Progress, MessageType.Frame, MessageType.PartialResult, MessageType.PluginStatus,
+                MessageType.Warning, MessageType.Error, MessageType.Ping, MessageType.Pong,
+            }.Select(t => t.ToWire()));
+        Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(names, n => Assert.Matches("^[a-z]+(_[a-z]+)*$", n));
         Assert.All(Enum.GetValues<MessageType>(), t => Assert.True(MessageTypeExtensions.TryParseWire(t.ToWire(), out var parsed) && parsed == t));
         Assert.False(MessageTypeExtensions.TryParseWire("Frame", out _));
         Assert.False(MessageTypeExtensions.TryParseWire(null, out _));
