@@ -1,6 +1,8 @@
 using System.Reflection;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Execution.Pipeline;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Application.Plugins;
 using FluentValidation;
@@ -53,20 +55,24 @@ public static class DependencyInjection
         services.AddSingleton<Realtime.Events.ReplayRetention>();
         services.AddSingleton<Realtime.Events.LostJobStreams>();
         services.TryAddSingleton<IPublishedSeqs, NoPublishedSeqs>();
-        services.AddTransient<JobProjection>();
+        services.AddSingleton<JobProjection>();
+        services.AddTransient<JobEvents>();
+        services.AddTransient<JobEnding>();
         services.AddTransient<InspectorService>();
+        services.AddTransient<OutcomeReporter>();
+        services.AddSingleton<FramePipelines>();
         services.AddTransient<ToolRunner>();
         return services;
     }
 
     /// <summary>
-    /// Every request and notification handler of the assembly. The job projection is registered first so that,
-    /// for each event, state is recorded before anything is relayed to the outside (MediatR 5 publishes in order).
+    /// Every request and notification handler of the assembly, in name order. Their order does not matter: the job
+    /// projection is no handler, <see cref="JobEvents"/> applies each event to it before publishing it.
     /// </summary>
     private static IEnumerable<(Type Contract, Type Implementation)> HandlersIn(Assembly assembly) =>
         from type in assembly.GetTypes()
         where type is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
-        orderby type == typeof(JobProjection) ? 0 : 1, type.FullName
+        orderby type.FullName
         from contract in type.GetInterfaces()
         where contract.IsGenericType
               && (contract.GetGenericTypeDefinition() == typeof(IRequestHandler<,>)

@@ -1,7 +1,6 @@
 using CleanRealtime.Application.Common;
-using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Application.Jobs.Projection;
-using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Domain.Common;
 using CleanRealtime.Domain.Jobs;
 using MediatR;
@@ -15,13 +14,10 @@ namespace CleanRealtime.Application.Jobs.CancelJob;
 /// </summary>
 public sealed record CancelJob(Guid JobId) : IRequest<JobMemento>;
 
-public sealed partial class CancelJobHandler(
+internal sealed partial class CancelJobHandler(
     LiveJobs live,
     IJobRepository repository,
-    JobCheckpointer checkpointer,
-    JobStreams streams,
-    IMediator mediator,
-    TimeProvider time,
+    JobEnding ending,
     ILogger<CancelJobHandler> logger)
     : IRequestHandler<CancelJob, JobMemento>
 {
@@ -62,17 +58,9 @@ public sealed partial class CancelJobHandler(
         }
 
         // Only a queued job gets here, and a queued job has no frames: its state is the whole job.
-        var job = Job.Restore(state);
-        var now = time.GetUtcNow();
-        job.Cancel(now);
-
-        // Subscribers of the job learn it ended, as they would for a running one (progress 100, stage cancelled); that
-        // message is in the job's event log before the cancelled state is stored, as for a job that ran.
-        await mediator.Publish(new JobFinished(job.Id, JobStatus.Cancelled, null, now), CancellationToken.None).ConfigureAwait(false);
-        await streams.CompleteAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
-        await checkpointer.SaveNowAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
+        var cancelled = await ending.CancelQueuedAsync(state, cancellationToken).ConfigureAwait(false);
         LogCancelRequested(request.JobId, "queued");
-        return job.ToMemento();
+        return cancelled;
     }
 
     private static void EnsureNotFinished(Guid jobId, JobStatus status)

@@ -1,5 +1,5 @@
 using CleanRealtime.Application.Common;
-using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using MediatR;
@@ -15,8 +15,7 @@ namespace CleanRealtime.Application.Jobs.FailLostJob;
 /// </summary>
 public sealed record FailLostJob(Guid JobId) : IRequest<bool>;
 
-public sealed partial class FailLostJobHandler(
-    IJobRepository repository, LostJobStreams lostStreams, TimeProvider time, ILogger<FailLostJobHandler> logger)
+internal sealed partial class FailLostJobHandler(IJobRepository repository, JobEnding ending, ILogger<FailLostJobHandler> logger)
     : IRequestHandler<FailLostJob, bool>
 {
     public const string Reason = "the worker running the job stopped answering (its lease expired); submit it again";
@@ -31,13 +30,10 @@ public sealed partial class FailLostJobHandler(
             return false;
         }
 
-        var job = Job.Restore(state);
-        job.Fail($"{ErrorCodes.WorkerLost}: {Reason}", time.GetUtcNow());
-
         // Its stream is ended in the log before its final state is stored, as for a job that ends on its own.
         try
         {
-            await lostStreams.EndAsync(request.JobId, Reason, cancellationToken).ConfigureAwait(false);
+            await ending.EndLostAsync(Job.Restore(state), $"{ErrorCodes.WorkerLost}: {Reason}", Reason, cancellationToken).ConfigureAwait(false);
         }
         catch (PublishedSeqsUnavailableException ex)
         {
@@ -46,7 +42,6 @@ public sealed partial class FailLostJobHandler(
             return false;
         }
 
-        await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
         LogLost(request.JobId);
         return true;
     }

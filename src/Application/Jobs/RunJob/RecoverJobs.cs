@@ -1,5 +1,5 @@
 using CleanRealtime.Application.Common;
-using CleanRealtime.Application.Realtime.Events;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Domain.Jobs;
 using MediatR;
 using Microsoft.Extensions.Logging;
@@ -15,11 +15,10 @@ public sealed record RecoverJobs : IRequest<RecoveredJobs>;
 
 public sealed record RecoveredJobs(int Requeued, int Failed);
 
-public sealed partial class RecoverJobsHandler(
+internal sealed partial class RecoverJobsHandler(
     IJobRepository repository,
     IJobQueue queue,
-    LostJobStreams lostStreams,
-    TimeProvider time,
+    JobEnding ending,
     ILogger<RecoverJobsHandler> logger)
     : IRequestHandler<RecoverJobs, RecoveredJobs>
 {
@@ -32,9 +31,7 @@ public sealed partial class RecoverJobsHandler(
         {
             if (job.Status == JobStatus.Running)
             {
-                job.Fail(InterruptedReason, time.GetUtcNow());
-                await lostStreams.EndAsync(job.Id, InterruptedReason, cancellationToken).ConfigureAwait(false);
-                await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);
+                await ending.EndLostAsync(job, InterruptedReason, InterruptedReason, cancellationToken).ConfigureAwait(false);
                 LogFailed(job.Id);
                 failed++;
             }

@@ -6,7 +6,7 @@ namespace CleanRealtime.Application.Jobs.RunJob;
 /// <summary>Runs one queued job to its end (sent by a worker).</summary>
 public sealed record RunJob(Guid JobId) : IRequest<Unit>;
 
-public sealed class RunJobHandler(ToolRunner runner) : IRequestHandler<RunJob, Unit>
+internal sealed class RunJobHandler(ToolRunner runner) : IRequestHandler<RunJob, Unit>
 {
     public async Task<Unit> Handle(RunJob request, CancellationToken cancellationToken)
     {

@@ -10,7 +10,8 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// Publishes job messages (API.md §3.8): gives each its <c>seq</c> (per job, from 1, gap-free), serializes it once,
 /// keeps it in the job's in-memory tail, queues it for the event log, and hands the bytes to the fan-out. Every job
 /// message is logged, subscribed or not. Messages the event log could not keep (<see cref="JobEventWriter.Lost"/>) are
-/// announced on the job's live stream by a <c>warning</c> published before its next message.
+/// announced on the job's live stream by a <c>warning</c> published before its next message. The only place that assigns
+/// a <c>seq</c>: to a running job's messages here, and to the end of a job whose publisher is gone (<see cref="NumberEnd"/>).
 /// </summary>
 public sealed partial class JobStreams
 {
@@ -78,6 +79,25 @@ public sealed partial class JobStreams
         await log.AppendAsync(new JobEvent(jobId, outbound.Seq!.Value, outbound.Type, outbound.Json, sequenced.Timestamp, endsJob))
             .ConfigureAwait(false);
         broadcaster.Publish(new PublishedMessage(sequenced, outbound, endsJob));
+    }
+
+    /// <summary>
+    /// The end of a job whose publisher is gone, numbered after <paramref name="afterSeq"/> (the last <c>seq</c> anyone may
+    /// have received) and serialized as stored: the last message ends the job. Nothing is kept or fanned out here; the
+    /// caller writes the events to the log. Messages that fail their schema are left out, unnumbered.
+    /// </summary>
+    internal IReadOnlyList<JobEvent> NumberEnd(Guid jobId, long afterSeq, IReadOnlyList<RealtimeMessage> end)
+    {
+        ArgumentNullException.ThrowIfNull(end);
+        var numbered = new List<JobEvent>(end.Count);
+        for (var i = 0; i < end.Count; i++)
+        {
+            var sequenced = end[i] with { Seq = afterSeq + numbered.Count + 1 };
+            numbered.Add(new JobEvent(
+                jobId, sequenced.Seq!.Value, sequenced.Type, serializer.Serialize(sequenced), sequenced.Timestamp, EndsJob: i == end.Count - 1));
+        }
+
+        return numbered;
     }
 
     /// <summary>The event log lost messages of a job: announced before the job's next message, if it still runs here.</summary>

@@ -13,10 +13,10 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// last messages may never have been stored; it is closed on the backplane first, so nothing it still sends reaches
 /// another node after that) and the last one this node's mirror of the job saw, whichever is highest.
 /// A <c>seq</c> is never assigned twice; messages delivered live but never stored stay a hole in the log before the end,
-/// which a resume over them is told about.
+/// which a resume over them is told about. The <c>seq</c>s themselves are assigned by <see cref="JobStreams.NumberEnd"/>.
 /// </summary>
 public sealed partial class LostJobStreams(
-    IJobEventLog log, IPublishedSeqs published, RemoteJobStreams remote, RealtimeMessages messages, MessageSerializer serializer,
+    IJobEventLog log, IPublishedSeqs published, RemoteJobStreams remote, RealtimeMessages messages, JobStreams streams,
     ILogger<LostJobStreams> logger)
 {
     /// <summary>
@@ -46,18 +46,16 @@ public sealed partial class LostJobStreams(
             new ErrorPayload(reason, JobId: jobId, Details: new ErrorDetails(ErrorCodes.WorkerLost, reason)),
             new ProgressPayload(jobId, 100, JobStatus.Failed.ToWire()),
         ];
-        var appended = new List<JobEvent>(end.Length);
+        var created = new List<RealtimeMessage>(end.Length);
         foreach (var payload in end)
         {
             if (messages.TryCreate(payload, out var message))
             {
-                var sequenced = message with { Seq = last + appended.Count + 1 };
-                appended.Add(new JobEvent(
-                    jobId, sequenced.Seq!.Value, sequenced.Type, serializer.Serialize(sequenced), sequenced.Timestamp,
-                    EndsJob: payload is ProgressPayload));
+                created.Add(message);
             }
         }
 
+        var appended = streams.NumberEnd(jobId, last, created);
         await log.AppendAsync(appended, cancellationToken).ConfigureAwait(false);
     }
 

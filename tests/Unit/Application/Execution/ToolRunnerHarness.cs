@@ -13,7 +13,6 @@ using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
-using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,9 +22,9 @@ using NSubstitute;
 namespace CleanRealtime.UnitTests.Application.Execution;
 
 /// <summary>
-/// A <see cref="ToolRunner"/> wired to real collaborators: the real MediatR pipeline of <c>AddApplication()</c> (job
-/// projection + realtime relay), real <see cref="LiveJobs"/>, a real <see cref="PluginCatalog"/> of test plugins, a real
-/// <see cref="InspectorService"/>; only the ports are substitutes. The queued <see cref="Job"/> the repository hands out
+/// A <see cref="ToolRunner"/> as <c>AddApplication()</c> wires it: the real job events (projection, then the MediatR
+/// handlers: realtime relay), real <see cref="LiveJobs"/>, a real <see cref="PluginCatalog"/> of test plugins; only the
+/// ports are substitutes. The queued <see cref="Job"/> the repository hands out
 /// is the very aggregate the projection updates, so tests read the outcome from it.
 /// </summary>
 internal sealed class RunnerHarness : IDisposable
@@ -34,22 +33,18 @@ internal sealed class RunnerHarness : IDisposable
     private readonly JobEventWriter _eventWriter;
     private readonly Task _eventWriting;
 
-    private RunnerHarness(ServiceProvider services, Job job, IJobRepository repository, IFrameSourceFactory sources, InspectorService inspector,
-        RecordingLoggerProvider logs, TimeProvider time, JobsOptions jobs)
+    private RunnerHarness(ServiceProvider services, Job job, IJobRepository repository, IFrameSourceFactory sources, RecordingLoggerProvider logs)
     {
         _services = services;
         Job = job;
         Repository = repository;
         Sources = sources;
-        Inspector = inspector;
         Logs = logs;
         LiveJobs = services.GetRequiredService<LiveJobs>();
         EventLog = services.GetRequiredService<IJobEventLog>();
         _eventWriter = services.GetRequiredService<JobEventWriter>();
         _eventWriting = _eventWriter.RunAsync(CancellationToken.None);
-        Runner = new ToolRunner(
-            repository, LiveJobs, services.GetRequiredService<JobProjection>(), services.GetRequiredService<PluginCatalog>(), sources, services.GetRequiredService<IMediator>(), inspector, time,
-            Options.Create(jobs), services.GetRequiredService<ILogger<ToolRunner>>());
+        Runner = services.GetRequiredService<ToolRunner>();
     }
 
     public Job Job { get; }
@@ -57,8 +52,6 @@ internal sealed class RunnerHarness : IDisposable
     public IJobRepository Repository { get; }
 
     public IFrameSourceFactory Sources { get; }
-
-    public InspectorService Inspector { get; }
 
     public RecordingLoggerProvider Logs { get; }
 
@@ -119,7 +112,7 @@ internal sealed class RunnerHarness : IDisposable
 
         configure?.Invoke(services);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = false, ValidateScopes = true });
-        return new RunnerHarness(provider, job, repository, sources, new InspectorService(time), logs, time, jobs);
+        return new RunnerHarness(provider, job, repository, sources, logs);
     }
 
     /// <summary>What the default <see cref="RecordingBroadcaster"/> received (empty when another broadcaster is used).</summary>

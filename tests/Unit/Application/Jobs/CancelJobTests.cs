@@ -1,12 +1,11 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
-using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Domain.Common;
 using CleanRealtime.Domain.Jobs;
-using MediatR;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -53,13 +52,15 @@ public sealed class CancelJobTests
 
     private CancelJobHandler Handler()
     {
-        var checkpointer = new JobCheckpointer(
-            _live, _repository, Options.Create(new JobsOptions()), _clock, NullLogger<JobCheckpointer>.Instance);
         var options = Options.Create(new RealtimeOptions());
+        var log = Substitute.For<IJobEventLog>();
         var streams = new JobStreams(
-            new MessageSerializer(), new JobEventWriter(Substitute.For<IJobEventLog>(), options, _clock, NullLogger<JobEventWriter>.Instance),
+            new MessageSerializer(), new JobEventWriter(log, options, _clock, NullLogger<JobEventWriter>.Instance),
             Substitute.For<IRealtimeBroadcaster>(), options, NullLogger<JobStreams>.Instance);
-        return new CancelJobHandler(
-            _live, _repository, checkpointer, streams, Substitute.For<IMediator>(), _clock, NullLogger<CancelJobHandler>.Instance);
+        var remote = new RemoteJobStreams(streams, log, Substitute.For<IRealtimeBroadcaster>(), options, _clock, NullLogger<RemoteJobStreams>.Instance);
+        var lost = new LostJobStreams(
+            log, new NoPublishedSeqs(), remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance), streams,
+            NullLogger<LostJobStreams>.Instance);
+        return new CancelJobHandler(_live, _repository, TestEndings.Create(_live, _repository, streams, lost, _clock), NullLogger<CancelJobHandler>.Instance);
     }
 }

@@ -2,7 +2,9 @@ using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Jobs.CreateJob;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Application.Jobs.FailLostJob;
+using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Application.Jobs.PurgeJobs;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
@@ -28,12 +30,13 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     private readonly JobsOptions _options = new() { MaxQueuedJobs = 10, MaxQueuedJobsPerClient = 2, Retention = TimeSpan.FromDays(7) };
     private readonly IPublishedSeqs _published = Substitute.For<IPublishedSeqs>();
     private readonly RemoteJobStreams _remote;
+    private readonly JobStreams _streams;
 
     public JobAdmissionAndLifetimeTests()
     {
         var options = Options.Create(new RealtimeOptions());
         var fanOut = Substitute.For<IRealtimeBroadcaster>();
-        var local = new JobStreams(
+        var local = _streams = new JobStreams(
             new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, options,
             NullLogger<JobStreams>.Instance);
         _remote = new RemoteJobStreams(local, _events, fanOut, options, _clock, NullLogger<RemoteJobStreams>.Instance);
@@ -92,7 +95,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var logged = new List<JobEvent>();
         _events.When(e => e.AppendAsync(Arg.Any<IReadOnlyList<JobEvent>>(), Arg.Any<CancellationToken>()))
             .Do(c => logged.AddRange(c.Arg<IReadOnlyList<JobEvent>>()));
-        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, Ending(), NullLogger<FailLostJobHandler>.Instance);
 
         Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
 
@@ -115,7 +118,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 394, false));
         _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(460L);
         var logged = RecordAppends();
-        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, Ending(), NullLogger<FailLostJobHandler>.Instance);
 
         Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
 
@@ -130,7 +133,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var job = RunningJob();
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 43, true));
         _published.CloseAsync(job.Id, Arg.Any<CancellationToken>()).Returns(43L);
-        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, Ending(), NullLogger<FailLostJobHandler>.Instance);
 
         Assert.True(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
 
@@ -145,7 +148,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         _events.GetRangeAsync(job.Id, Arg.Any<CancellationToken>()).Returns(new JobEventRange(1, 41, false));
         _published.CloseAsync(job.Id, Arg.Any<CancellationToken>())
             .Returns(Task.FromException<long>(new PublishedSeqsUnavailableException("Redis is not connected.")));
-        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, Ending(), NullLogger<FailLostJobHandler>.Instance);
 
         Assert.False(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
 
@@ -160,17 +163,20 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         job.Start(Now);
         job.Complete(Now);
         _repository.FindStateAsync(job.Id, Arg.Any<CancellationToken>()).Returns(job.ToMemento(includeFrames: false));
-        var handler = new FailLostJobHandler(_repository, LostStreams(), _clock, NullLogger<FailLostJobHandler>.Instance);
+        var handler = new FailLostJobHandler(_repository, Ending(), NullLogger<FailLostJobHandler>.Instance);
 
         Assert.False(await handler.Handle(new FailLostJob(job.Id), CancellationToken.None));
         await _repository.DidNotReceiveWithAnyArgs().SaveAsync(default!, default);
         await _events.DidNotReceiveWithAnyArgs().AppendAsync(default!, default);
     }
 
-    private LostJobStreams LostStreams() =>
-        new(
+    private JobEnding Ending()
+    {
+        var lost = new LostJobStreams(
             _events, _published, _remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
-            new MessageSerializer(), NullLogger<LostJobStreams>.Instance);
+            _streams, NullLogger<LostJobStreams>.Instance);
+        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock);
+    }
 
     private Job RunningJob()
     {

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Plugins;
+using CleanRealtime.Domain.Jobs;
+using CleanRealtime.UnitTests.Application.Execution;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Plugins;
@@ -11,184 +14,150 @@ namespace CleanRealtime.UnitTests.Application.Plugins;
 
 public sealed class InspectorServiceTests
 {
-    private readonly FakeTimeProvider _time = new();
-
-    private InspectorService Create() => new(_time);
-
     private static IFramePlugin[] BuiltInPlugins() =>
     [
         new BallDetectionPlugin(), new FrameQualityPlugin(), new MotionDetectionPlugin(), new PitchDetectionPlugin(), new PlayerDetectionPlugin(),
     ];
 
     // ---- 5.1 ----
+    // The inspector's tallies are seen through what the runner publishes: each frame's timing, each warning, and each
+    // plugin's final plugin_status (its total time and its warnings count).
 
     [Fact]
     public void InspectorServiceCreates()
     {
-        var withSystemClock = new InspectorService(TimeProvider.System);
-        var withFakeClock = new InspectorService(_time);
+        var inspector = new InspectorService();
 
-        Assert.True(withSystemClock.IsEmpty);
-        Assert.True(withFakeClock.IsEmpty);
-
-        // A fresh instance is usable at once with the real clock.
-        withSystemClock.StartTiming("p");
-        Assert.InRange(withSystemClock.StopTiming("p"), 0, 5_000);
+        // Usable at once: it takes a measurement and a warning for any plugin.
+        Assert.Equal(12.5, inspector.RecordTiming("p", 12.5), 6);
+        inspector.RecordWarning("p");
+        Assert.Equal(12.5, inspector.TotalMs("p"), 6);
+        Assert.Equal(1, inspector.WarningCount("p"));
     }
 
     [Fact]
-    public void InspectorServiceEmptyState()
+    public async Task InspectorServiceEmptyState()
     {
-        var inspector = Create();
-
-        Assert.True(inspector.IsEmpty);
-        Assert.Empty(inspector.Timings);
-        Assert.Empty(inspector.Warnings);
-        Assert.Empty(inspector.Metadata);
+        var inspector = new InspectorService();
         Assert.Equal(0, inspector.TotalMs("ball_detection"));
         Assert.Equal(0, inspector.WarningCount("ball_detection"));
 
-        // Each kind of data makes it non-empty.
-        inspector.RecordWarning("p", "w", WarningSeverity.Low);
-        Assert.False(inspector.IsEmpty);
-        var other = Create();
-        other.Inspect(new BallDetectionPlugin());
-        Assert.False(other.IsEmpty);
+        // A job whose plugin never runs a frame reports nothing measured and nothing warned.
+        using var h = RunnerHarness.Create([TestPlugin.Crashing("crash", 1)], frames: 2, jobs: OneAtATime());
+        await h.RunAsync();
+        var failed = Assert.Single(h.Published.Of<PluginStatusPayload>(), s => s.Status == PluginRunStatus.Failed);
+        Assert.Equal((0.0, 0, 0), (failed.TimingMs, failed.FramesProcessed, failed.WarningsCount));
     }
 
     // ---- 5.2 ----
 
     [Fact]
-    public void InspectorStartTiming()
+    public async Task InspectorStartTiming()
     {
-        var inspector = Create();
-
-        inspector.StartTiming("ball_detection");
-
-        Assert.False(inspector.IsEmpty); // a measurement is running
-        Assert.Empty(inspector.Timings); // but nothing is finished yet
-        _time.Advance(TimeSpan.FromMilliseconds(30));
-        Assert.Equal(30, inspector.StopTiming("ball_detection"), 6);
-        Assert.False(inspector.IsEmpty);
-
-        // Nothing else was started, and a plugin needs a name.
-        Assert.Throws<InvalidOperationException>(() => inspector.StopTiming("motion_detection"));
-        Assert.ThrowsAny<ArgumentException>(() => inspector.StartTiming(""));
-    }
-
-    [Fact]
-    public void InspectorStopTiming()
-    {
-        var inspector = Create();
-        inspector.StartTiming("ball_detection");
-        _time.Advance(TimeSpan.FromTicks(125_000)); // 12.5 ms
-
-        double elapsed = inspector.StopTiming("ball_detection");
-
-        Assert.Equal(12.5, elapsed, 6);
-        var stats = inspector.Timings["ball_detection"];
-        Assert.Equal(1, stats.Count);
-        Assert.Equal(12.5, stats.LastMs, 6);
-
-        // A stopped measurement cannot be stopped again.
-        Assert.Throws<InvalidOperationException>(() => inspector.StopTiming("ball_detection"));
-    }
-
-    [Fact]
-    public void InspectorTimingAccuracy()
-    {
-        var inspector = Create();
-        inspector.StartTiming("slow");
-        _time.Advance(TimeSpan.FromMilliseconds(100));
-        Assert.InRange(inspector.StopTiming("slow"), 90, 110);
-
-        // Same with a clock ticking at 1 GHz (the Stopwatch frequency on Linux): the conversion uses the clock's frequency.
-        var clock = new SplitClock(frequency: 1_000_000_000);
-        var gigahertz = new InspectorService(clock);
-        gigahertz.StartTiming("slow");
-        clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(100));
-        Assert.InRange(gigahertz.StopTiming("slow"), 90, 110);
-
-        // And at 1 kHz.
-        var coarse = new SplitClock(frequency: 1_000);
-        var kilohertz = new InspectorService(coarse);
-        kilohertz.StartTiming("slow");
-        coarse.AdvanceMonotonic(TimeSpan.FromMilliseconds(100));
-        Assert.InRange(kilohertz.StopTiming("slow"), 90, 110);
-    }
-
-    [Fact]
-    public void InspectorTimingStored()
-    {
-        var inspector = Create();
-        foreach (var ms in new[] { 10, 20, 30 })
+        // The timer starts right before the plugin's call: time spent before it (decoding, other plugins) is not counted.
+        var clock = new FakeTimeProvider();
+        var before = new TestPlugin("before", (frame, _) =>
         {
-            inspector.StartTiming("ball_detection");
-            _time.Advance(TimeSpan.FromMilliseconds(ms));
-            inspector.StopTiming("ball_detection");
-        }
+            clock.Advance(TimeSpan.FromMilliseconds(7));
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = RunnerHarness.Create([before, TestPlugin.Slow("timed", clock, TimeSpan.FromMilliseconds(30))], frames: 2, time: clock, jobs: OneAtATime());
 
-        inspector.StartTiming("motion_detection");
-        _time.Advance(TimeSpan.FromMilliseconds(5));
-        inspector.StopTiming("motion_detection");
+        await h.RunAsync();
 
-        Assert.Equal(2, inspector.Timings.Count);
-        var ball = inspector.Timings["ball_detection"];
-        Assert.Equal(3, ball.Count);
-        Assert.Equal(60, ball.TotalMs, 6);
-        Assert.Equal(30, ball.LastMs, 6);
-        Assert.Equal(60, inspector.TotalMs("ball_detection"), 6);
-        var motion = inspector.Timings["motion_detection"];
-        Assert.Equal(1, motion.Count);
-        Assert.Equal(5, motion.TotalMs, 6);
+        Assert.All(FrameTimings(h, "timed"), ms => Assert.Equal(30, ms, 6));
+        Assert.All(FrameTimings(h, "before"), ms => Assert.Equal(7, ms, 6));
     }
 
     [Fact]
-    public void InspectorTimingStored_OverlappingMeasurementsOfTwoPlugins_AreKeptApart()
+    public async Task InspectorStopTiming()
     {
-        var inspector = Create();
+        var clock = new FakeTimeProvider();
+        using var h = RunnerHarness.Create([TestPlugin.Slow("p", clock, TimeSpan.FromTicks(125_000))], frames: 1, time: clock, jobs: OneAtATime());
 
-        inspector.StartTiming("a");
-        _time.Advance(TimeSpan.FromMilliseconds(10));
-        inspector.StartTiming("b");
-        _time.Advance(TimeSpan.FromMilliseconds(5));
-        var b = inspector.StopTiming("b");
-        _time.Advance(TimeSpan.FromMilliseconds(1));
-        var a = inspector.StopTiming("a");
+        await h.RunAsync();
 
-        Assert.Equal(5, b, 6);
-        Assert.Equal(16, a, 6);
+        // The timing is returned as a float of milliseconds, on the frame and in the plugin's total.
+        Assert.Equal(12.5, Assert.Single(FrameTimings(h, "p")), 6);
+        Assert.Equal(12.5, Completed(h, "p").TimingMs, 6);
     }
 
     [Fact]
-    public void InspectorTimingMonotonic()
+    public async Task InspectorTimingAccuracy()
+    {
+        // At 1 GHz (the Stopwatch frequency on Linux) and at 1 kHz: the conversion uses the clock's frequency.
+        foreach (var frequency in new long[] { 1_000_000_000, 1_000, TimeSpan.TicksPerSecond })
+        {
+            var clock = new SplitClock(frequency);
+            var plugin = new TestPlugin("slow", (frame, _) =>
+            {
+                clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(100));
+                return new EchoResult(frame.Index, frame.Image.Width);
+            });
+            using var h = RunnerHarness.Create([plugin], frames: 1, time: clock, jobs: OneAtATime());
+
+            await h.RunAsync();
+
+            Assert.InRange(Assert.Single(FrameTimings(h, "slow")), 90, 110);
+        }
+    }
+
+    [Fact]
+    public async Task InspectorTimingStored()
+    {
+        var clock = new FakeTimeProvider();
+        var steps = new[] { 10, 20, 30 };
+        var ball = new TestPlugin("ball_detection", (frame, _) =>
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(steps[frame.Index - 1]));
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = RunnerHarness.Create([ball, TestPlugin.Slow("motion_detection", clock, TimeSpan.FromMilliseconds(5))], frames: 3, time: clock, jobs: OneAtATime());
+
+        await h.RunAsync();
+
+        // Every measurement is kept, per plugin, and adds up in the plugin's total.
+        Assert.Equal([10.0, 20, 30], FrameTimings(h, "ball_detection"));
+        Assert.Equal(60, Completed(h, "ball_detection").TimingMs, 6);
+        Assert.Equal([5.0, 5, 5], FrameTimings(h, "motion_detection"));
+        Assert.Equal(15, Completed(h, "motion_detection").TimingMs, 6);
+    }
+
+    [Fact]
+    public async Task InspectorTimingMonotonic()
     {
         var clock = new SplitClock();
-        var inspector = new InspectorService(clock);
-
-        // The wall clock jumps back an hour (NTP, an operator) while 40 ms really pass: the timing is 40 ms.
-        inspector.StartTiming("p");
-        clock.SetWallClock(clock.GetUtcNow().AddHours(-1));
-        clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(40));
-        Assert.Equal(40, inspector.StopTiming("p"), 6);
-
-        // The wall clock jumps a day ahead while no time passes: the timing is 0, not a day.
-        inspector.StartTiming("p");
-        clock.SetWallClock(clock.GetUtcNow().AddDays(1));
-        Assert.Equal(0, inspector.StopTiming("p"), 6);
-
-        // Many measurements in a row never go negative and add up exactly.
-        for (var i = 0; i < 50; i++)
+        var plugin = new TestPlugin("p", (frame, _) =>
         {
-            inspector.StartTiming("p");
-            clock.SetWallClock(clock.GetUtcNow().AddMinutes(i % 2 == 0 ? -7 : 3));
-            clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(2));
-            Assert.True(inspector.StopTiming("p") >= 0);
-        }
+            switch (frame.Index)
+            {
+                case 1:
+                    // The wall clock jumps back an hour (NTP, an operator) while 40 ms really pass: the timing is 40 ms.
+                    clock.SetWallClock(clock.GetUtcNow().AddHours(-1));
+                    clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(40));
+                    break;
+                case 2:
+                    // The wall clock jumps a day ahead while no time passes: the timing is 0, not a day.
+                    clock.SetWallClock(clock.GetUtcNow().AddDays(1));
+                    break;
+                default:
+                    clock.SetWallClock(clock.GetUtcNow().AddMinutes(frame.Index % 2 == 0 ? -7 : 3));
+                    clock.AdvanceMonotonic(TimeSpan.FromMilliseconds(2));
+                    break;
+            }
 
-        var stats = inspector.Timings["p"];
-        Assert.Equal(52, stats.Count);
-        Assert.Equal(40 + 0 + (50 * 2), stats.TotalMs, 6);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = RunnerHarness.Create([plugin], frames: 52, time: clock, jobs: OneAtATime());
+
+        await h.RunAsync();
+
+        var timings = FrameTimings(h, "p");
+        Assert.Equal(52, timings.Count);
+        Assert.Equal(40, timings[0], 6);
+        Assert.Equal(0, timings[1], 6);
+        Assert.All(timings.Skip(2), ms => Assert.Equal(2, ms, 6));
+        Assert.Equal(40 + 0 + (50 * 2), Completed(h, "p").TimingMs, 6);
     }
 
     // ---- 5.3 ----
@@ -196,26 +165,23 @@ public sealed class InspectorServiceTests
     [Fact]
     public void InspectorMetadataExtracted()
     {
-        var inspector = Create();
         var plugin = new BallDetectionPlugin();
 
-        var metadata = inspector.Inspect(plugin);
+        var metadata = InspectorService.Inspect(plugin);
 
         Assert.NotNull(metadata);
-        Assert.Same(metadata, inspector.Metadata["ball_detection"]);
-        Assert.Equal(["ball_detection"], inspector.Metadata.Keys);
+        Assert.Same(plugin.Metadata, metadata);
     }
 
     [Fact]
     public void InspectorMetadataFields()
     {
-        var inspector = Create();
         var serializer = new MessageSerializer();
         var validator = new RealtimeMessageValidator();
 
         foreach (var plugin in BuiltInPlugins())
         {
-            var metadata = inspector.Inspect(plugin);
+            var metadata = InspectorService.Inspect(plugin);
 
             Assert.False(string.IsNullOrWhiteSpace(metadata.Version), plugin.Name);
             Assert.False(string.IsNullOrWhiteSpace(metadata.Model), plugin.Name);
@@ -234,17 +200,14 @@ public sealed class InspectorServiceTests
                 ["version", "model", "input_shape", "output_format", "confidence_default", "capabilities"],
                 payload.GetProperty("metadata").EnumerateObject().Select(p => p.Name));
         }
-
-        Assert.Equal(BuiltInPlugins().Select(p => p.Name).Order(StringComparer.Ordinal), inspector.Metadata.Keys.Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public void InspectorMetadataAccuracy()
     {
-        var inspector = Create();
         var plugin = new StubPlugin("tiny_detector", new PluginMetadata("2.3.1", "tiny-yolo v2", [640, 640, 3], "{ boxes }", 0.35, ["boxes", "gpu"]));
 
-        var metadata = inspector.Inspect(plugin);
+        var metadata = InspectorService.Inspect(plugin);
 
         Assert.Equal("2.3.1", metadata.Version);
         Assert.Equal("tiny-yolo v2", metadata.Model);
@@ -256,7 +219,7 @@ public sealed class InspectorServiceTests
         // Each built-in plugin: what the inspector reports is exactly what the plugin declares.
         foreach (var builtIn in BuiltInPlugins())
         {
-            Assert.Equal(builtIn.Metadata, inspector.Inspect(builtIn));
+            Assert.Equal(builtIn.Metadata, InspectorService.Inspect(builtIn));
         }
 
         // The metadata message carries the same values.
@@ -269,60 +232,89 @@ public sealed class InspectorServiceTests
     [Theory]
     [InlineData("", "model")]
     [InlineData("1.0.0", " ")]
-    public void Inspect_PluginWithoutVersionOrModel_IsRefusedAndNotStored(string version, string model)
+    public async Task Inspect_PluginWithoutVersionOrModel_IsRefusedAndNotStarted(string version, string model)
     {
-        var inspector = Create();
+        Assert.Throws<InvalidOperationException>(() => InspectorService.Inspect(new StubPlugin("bad", new PluginMetadata(version, model, [], "{}", 0.5, []))));
 
-        Assert.Throws<InvalidOperationException>(() => inspector.Inspect(new StubPlugin("bad", new PluginMetadata(version, model, [], "{}", 0.5, []))));
-
-        Assert.Empty(inspector.Metadata);
+        // In a job: the plugin fails to start (no session opened), the others run.
+        var bad = new TestPlugin("bad", (frame, _) => new EchoResult(frame.Index, frame.Image.Width)) { Metadata = new PluginMetadata(version, model, [], "{}", 0.5, []) };
+        using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), bad], frames: 2);
+        await h.RunAsync();
+        Assert.Equal(0, bad.SessionsOpened);
+        Assert.Contains(h.Published.Of<ErrorPayload>(), e => e.Plugin == "bad" && e.Details!.ErrorCode == ErrorCodes.PluginCrash);
+        Assert.Equal(JobStatus.Completed, h.Job.Status);
     }
 
     // ---- 5.4 ----
 
     [Fact]
-    public void InspectorWarningRecorded()
+    public async Task InspectorWarningRecorded()
     {
-        var inspector = Create();
+        using var h = RunnerHarness.Create([TestPlugin.Warning("frame_quality", "frame is blurry"), TestPlugin.Echo("ball_detection")], frames: 1);
 
-        var warning = inspector.RecordWarning("frame_quality", "frame is blurry", WarningSeverity.High, "frame-000007");
+        await h.RunAsync();
 
-        Assert.Equal(new InspectedWarning("frame_quality", "frame is blurry", WarningSeverity.High, "frame-000007"), warning);
-        Assert.Equal(warning, Assert.Single(inspector.Warnings));
-        Assert.Equal(1, inspector.WarningCount("frame_quality"));
-        Assert.Equal(0, inspector.WarningCount("ball_detection"));
-        Assert.Equal("frame_quality: frame is blurry (frame-000007)", warning.ToString());
-        Assert.Equal("frame_quality: dark", inspector.RecordWarning("frame_quality", "dark", WarningSeverity.Low).ToString());
+        var warning = Assert.Single(h.Published.Of<WarningPayload>());
+        Assert.Equal(("frame_quality", "frame is blurry", WarningSeverity.High, "frame-000001"), (warning.Plugin, warning.Message, warning.Severity, warning.FrameId));
+        Assert.Equal(1, Completed(h, "frame_quality").WarningsCount);
+        Assert.Equal(0, Completed(h, "ball_detection").WarningsCount);
+        Assert.Equal(["frame_quality: frame is blurry (frame-000001)"], h.Job.Warnings);
     }
 
     [Fact]
-    public void InspectorWarningsAccumulated()
+    public async Task InspectorWarningsAccumulated()
     {
-        var inspector = Create();
+        var quality = new TestPlugin("frame_quality", (frame, context) =>
+        {
+            context.Warn(frame.Index == 1 ? "blurry" : "dark", frame.Index == 1 ? WarningSeverity.Medium : WarningSeverity.High);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        var ball = new TestPlugin("ball_detection", (frame, context) =>
+        {
+            if (frame.Index == 1)
+            {
+                context.Warn("no ball", WarningSeverity.Low);
+            }
 
-        inspector.RecordWarning("frame_quality", "blurry", WarningSeverity.Medium, "frame-000001");
-        inspector.RecordWarning("ball_detection", "no ball", WarningSeverity.Low, "frame-000001");
-        inspector.RecordWarning("frame_quality", "dark", WarningSeverity.High, "frame-000002");
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = RunnerHarness.Create([quality, ball], frames: 2);
+
+        await h.RunAsync();
 
         Assert.Equal(
             [("frame_quality", "blurry"), ("ball_detection", "no ball"), ("frame_quality", "dark")],
-            inspector.Warnings.Select(w => (w.Plugin, w.Message)));
-        Assert.Equal(2, inspector.WarningCount("frame_quality"));
-        Assert.Equal(1, inspector.WarningCount("ball_detection"));
+            h.Published.Of<WarningPayload>().Select(w => (w.Plugin, w.Message)));
+        Assert.Equal(2, Completed(h, "frame_quality").WarningsCount);
+        Assert.Equal(1, Completed(h, "ball_detection").WarningsCount);
     }
 
     [Fact]
-    public void InspectorWarningsNotDeduplicated()
+    public async Task InspectorWarningsNotDeduplicated()
     {
-        var inspector = Create();
+        var twice = new TestPlugin("frame_quality", (frame, context) =>
+        {
+            context.Warn("blurry", WarningSeverity.Medium);
+            context.Warn("blurry", WarningSeverity.Medium);
+            return new EchoResult(frame.Index, frame.Image.Width);
+        });
+        using var h = RunnerHarness.Create([twice], frames: 1);
 
-        inspector.RecordWarning("frame_quality", "blurry", WarningSeverity.Medium, "frame-000001");
-        inspector.RecordWarning("frame_quality", "blurry", WarningSeverity.Medium, "frame-000001");
+        await h.RunAsync();
 
-        Assert.Equal(2, inspector.Warnings.Count);
-        Assert.Equal(inspector.Warnings[0], inspector.Warnings[1]);
-        Assert.Equal(2, inspector.WarningCount("frame_quality"));
+        var warnings = h.Published.Of<WarningPayload>();
+        Assert.Equal(2, warnings.Count);
+        Assert.Equal(warnings[0], warnings[1]);
+        Assert.Equal(2, Completed(h, "frame_quality").WarningsCount);
     }
+
+    private static JobsOptions OneAtATime() => new() { PipelineParallelism = 1 };
+
+    private static List<double> FrameTimings(RunnerHarness h, string plugin) =>
+        [.. h.Published.Of<FramePayload>().Where(f => f.Plugin == plugin).Select(f => f.TimingMs)];
+
+    private static PluginStatusPayload Completed(RunnerHarness h, string plugin) =>
+        Assert.Single(h.Published.Of<PluginStatusPayload>(), s => s.Plugin == plugin && s.Status == PluginRunStatus.Completed);
 
     private sealed class StubPlugin(string name, PluginMetadata metadata) : IFramePlugin
     {
