@@ -45,7 +45,6 @@ public static class DependencyInjection
         services.AddSingleton<Jobs.CreateJob.JobAdmission>();
         services.AddSingleton<MediaLibrary.UploadShares>();
         services.AddSingleton<ExpensiveReads>();
-        services.AddSingleton<Realtime.Validation.RealtimeMessageValidator>();
         services.AddSingleton<Realtime.RealtimeMessages>();
         services.AddSingleton<Realtime.MessageSerializer>();
         services.AddSingleton<Realtime.Events.JobEventWriter>();

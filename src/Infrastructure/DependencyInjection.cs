@@ -5,6 +5,7 @@ using CleanRealtime.Infrastructure.Events;
 using CleanRealtime.Infrastructure.Execution;
 using CleanRealtime.Infrastructure.Media;
 using CleanRealtime.Infrastructure.Persistence;
+using CleanRealtime.Infrastructure.Plugins;
 using CleanRealtime.Infrastructure.Realtime;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -65,7 +66,8 @@ public static class DependencyInjection
         services.AddSingleton<MediatR.INotificationHandler<Application.Execution.FrameAnalyzed>, Metrics.JobMetricsHandler>();
         services.AddSingleton<MediatR.INotificationHandler<Application.Execution.JobFinished>, Metrics.JobMetricsHandler>();
 
-        services.AddMediaAndPlugins(configuration);
+        services.AddMedia(configuration);
+        services.AddBuiltInPlugins();
         return services;
     }
 

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Threading.Channels;
 using BenchmarkDotNet.Attributes;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Bench.Serve;
 using CleanRealtime.Bench.Wire;
 using CleanRealtime.Domain.Realtime;
@@ -30,7 +29,7 @@ public class SerializationBenchmarks
     public void Setup()
     {
         _serializer = new MessageSerializer();
-        _messages = new RealtimeMessages(new RealtimeMessageValidator(), TimeProvider.System, NullLogger<RealtimeMessages>.Instance);
+        _messages = new RealtimeMessages(TimeProvider.System, NullLogger<RealtimeMessages>.Instance);
         _bare = new BareEnvelope(200);
         using var data = JsonDocument.Parse(BenchPayload.DataJson(0));
         _frameId = BenchFrameId.Format(1, 1, 1);

@@ -21,8 +21,6 @@ public sealed class WebSocketTransport(WebSocket socket, CoalescingStream? strea
 
     public bool SupportsPong => true;
 
-    public WebSocket Socket => socket;
-
     public ValueTask SendAsync(OutboundMessage message, bool more, CancellationToken cancellationToken)
     {
         if (cancellationToken.CanBeCanceled && cancellationToken != _registeredToken)

@@ -17,7 +17,7 @@ public interface IPublishedSeqs
 }
 
 /// <summary>Without a backplane no message leaves the node that publishes it: nothing is recorded, nothing to wait for.</summary>
-public sealed class NoPublishedSeqs : IPublishedSeqs
+internal sealed class NoPublishedSeqs : IPublishedSeqs
 {
     public Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);
 }

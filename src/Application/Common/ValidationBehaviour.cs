@@ -4,7 +4,7 @@ using MediatR;
 namespace CleanRealtime.Application.Common;
 
 /// <summary>Runs every validator of a request before its handler; failures become one <see cref="RequestValidationException"/>.</summary>
-public sealed class ValidationBehaviour<TRequest, TResponse>(IEnumerable<IValidator<TRequest>> validators)
+internal sealed class ValidationBehaviour<TRequest, TResponse>(IEnumerable<IValidator<TRequest>> validators)
     : IPipelineBehavior<TRequest, TResponse>
 {
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)

@@ -6,7 +6,7 @@ using System.Text.Json.Serialization.Metadata;
 namespace CleanRealtime.Application.Execution;
 
 /// <summary>How plugin results become JSON: snake_case, once per result, into an immutable element.</summary>
-public static class PluginResultJson
+internal static class PluginResultJson
 {
     public static JsonSerializerOptions Options { get; } = new()
     {

@@ -12,7 +12,7 @@ namespace CleanRealtime.Application.MediaLibrary;
 /// </summary>
 public sealed record UploadMedia(Stream Content, string? FileName, string? Client = null) : IRequest<MediaFile>;
 
-public sealed class UploadMediaHandler(IMediaLibrary library, UploadShares shares) : IRequestHandler<UploadMedia, MediaFile>
+internal sealed class UploadMediaHandler(IMediaLibrary library, UploadShares shares) : IRequestHandler<UploadMedia, MediaFile>
 {
     public async Task<MediaFile> Handle(UploadMedia request, CancellationToken cancellationToken)
     {
@@ -76,7 +76,7 @@ public sealed record ListMedia(int? Limit, string? Cursor) : IRequest<MediaPage>
     public const int MaxLimit = 200;
 }
 
-public sealed class ListMediaValidator : AbstractValidator<ListMedia>
+internal sealed class ListMediaValidator : AbstractValidator<ListMedia>
 {
     public ListMediaValidator(IMediaLibrary library)
     {
@@ -88,7 +88,7 @@ public sealed class ListMediaValidator : AbstractValidator<ListMedia>
     }
 }
 
-public sealed class ListMediaHandler(IMediaLibrary library) : IRequestHandler<ListMedia, MediaPage>
+internal sealed class ListMediaHandler(IMediaLibrary library) : IRequestHandler<ListMedia, MediaPage>
 {
     public Task<MediaPage> Handle(ListMedia request, CancellationToken cancellationToken)
     {
@@ -100,12 +100,12 @@ public sealed class ListMediaHandler(IMediaLibrary library) : IRequestHandler<Li
 /// <summary>One file of the media root, by name.</summary>
 public sealed record GetMedia(string Name) : IRequest<MediaFile>;
 
-public sealed class GetMediaValidator : AbstractValidator<GetMedia>
+internal sealed class GetMediaValidator : AbstractValidator<GetMedia>
 {
     public GetMediaValidator(IMediaLibrary library) => RuleFor(r => r.Name).MediaName(library);
 }
 
-public sealed class GetMediaHandler(IMediaLibrary library) : IRequestHandler<GetMedia, MediaFile>
+internal sealed class GetMediaHandler(IMediaLibrary library) : IRequestHandler<GetMedia, MediaFile>
 {
     public Task<MediaFile> Handle(GetMedia request, CancellationToken cancellationToken)
     {
@@ -117,12 +117,12 @@ public sealed class GetMediaHandler(IMediaLibrary library) : IRequestHandler<Get
 /// <summary>Deletes a file of the media root, unless a queued or running job uses it (409).</summary>
 public sealed record DeleteMedia(string Name) : IRequest<Unit>;
 
-public sealed class DeleteMediaValidator : AbstractValidator<DeleteMedia>
+internal sealed class DeleteMediaValidator : AbstractValidator<DeleteMedia>
 {
     public DeleteMediaValidator(IMediaLibrary library) => RuleFor(r => r.Name).MediaName(library);
 }
 
-public sealed class DeleteMediaHandler(IMediaLibrary library, IJobRepository repository) : IRequestHandler<DeleteMedia, Unit>
+internal sealed class DeleteMediaHandler(IMediaLibrary library, IJobRepository repository) : IRequestHandler<DeleteMedia, Unit>
 {
     public async Task<Unit> Handle(DeleteMedia request, CancellationToken cancellationToken)
     {

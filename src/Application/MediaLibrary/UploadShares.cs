@@ -31,7 +31,7 @@ public sealed class UploadSharesOptions
 /// Shares live in this process: on a cluster each node keeps its own, so a client's share there is per node. Clients
 /// whose windows have ended and who have nothing in progress are forgotten, so the table holds only recent clients.
 /// </remarks>
-public sealed partial class UploadShares(IOptions<UploadSharesOptions> options, TimeProvider time, ILogger<UploadShares> logger)
+internal sealed partial class UploadShares(IOptions<UploadSharesOptions> options, TimeProvider time, ILogger<UploadShares> logger)
 {
     /// <summary>What a client with too many uploads in progress is told to wait: an upload has no known end.</summary>
     public static readonly TimeSpan ConcurrencyRetryAfter = TimeSpan.FromSeconds(5);

@@ -7,7 +7,7 @@ namespace CleanRealtime.Application.Plugins;
 /// (measured on the monotonic clock by the frame pipeline) and the warnings it raises, every one counted, never
 /// de-duplicated, for the plugin's final status. Not thread-safe: one job's reporter owns it.
 /// </summary>
-public sealed class InspectorService
+internal sealed class InspectorService
 {
     private readonly Dictionary<string, double> _totalMs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _warnings = new(StringComparer.Ordinal);

@@ -2,7 +2,7 @@ using CleanRealtime.Domain.Realtime;
 
 namespace CleanRealtime.Application.Plugins;
 
-public static class PluginMetadataExtensions
+internal static class PluginMetadataExtensions
 {
     /// <summary>The <c>metadata</c> message announcing a plugin to realtime clients.</summary>
     public static MetadataPayload ToMetadataPayload(this IFramePlugin plugin)

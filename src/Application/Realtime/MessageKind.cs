@@ -11,7 +11,7 @@ namespace CleanRealtime.Application.Realtime;
 /// What the server knows about one message type: its payload record, how the payload is written, how it is checked,
 /// and whether a slow consumer may lose it. One row of <see cref="MessageKinds"/>.
 /// </summary>
-public abstract class MessageKind
+internal abstract class MessageKind
 {
     private protected MessageKind(MessageType type, Type payloadType, bool droppable)
     {
@@ -56,7 +56,7 @@ public abstract class MessageKind
 }
 
 /// <summary>One message type's row, typed by its payload.</summary>
-public sealed class MessageKind<TPayload> : MessageKind
+internal sealed class MessageKind<TPayload> : MessageKind
     where TPayload : RealtimePayload
 {
     private readonly Func<TPayload, bool>? _fastCheck;

@@ -64,13 +64,13 @@ public static class MessageKinds
     ]);
 
     /// <summary>Every kind, in the order of <see cref="MessageType"/>.</summary>
-    public static IReadOnlyList<MessageKind> All => ByType;
+    internal static IReadOnlyList<MessageKind> All => ByType;
 
-    public static MessageKind Of(MessageType type) =>
+    internal static MessageKind Of(MessageType type) =>
         (uint)type < (uint)ByType.Length ? ByType[(int)type] : throw new ArgumentOutOfRangeException(nameof(type), type, null);
 
     /// <summary>The kind of a payload, or false when its record is not in the table.</summary>
-    public static bool TryFind(RealtimePayload payload, [NotNullWhen(true)] out MessageKind? kind)
+    internal static bool TryFind(RealtimePayload payload, [NotNullWhen(true)] out MessageKind? kind)
     {
         ArgumentNullException.ThrowIfNull(payload);
         var type = payload.Type;
@@ -79,7 +79,7 @@ public static class MessageKinds
     }
 
     /// <summary>The kind of a payload; a record that is not in the table cannot be written.</summary>
-    public static MessageKind Of(RealtimePayload payload) =>
+    internal static MessageKind Of(RealtimePayload payload) =>
         TryFind(payload, out var kind) ? kind : throw new NotSupportedException($"'{payload.GetType().Name}' is not a known payload.");
 
     /// <summary>Per-frame data that a slow consumer may lose; everything else must arrive or the connection closes.</summary>
@@ -148,7 +148,7 @@ internal sealed partial class RealtimeJsonContext : JsonSerializerContext;
 
 // The payload validators: the schemas of API.md §3.2, enforced before anything is sent.
 
-public sealed class MetadataPayloadValidator : AbstractValidator<MetadataPayload>
+internal sealed class MetadataPayloadValidator : AbstractValidator<MetadataPayload>
 {
     public MetadataPayloadValidator()
     {
@@ -163,7 +163,7 @@ public sealed class MetadataPayloadValidator : AbstractValidator<MetadataPayload
     }
 }
 
-public sealed class ProgressPayloadValidator : AbstractValidator<ProgressPayload>
+internal sealed class ProgressPayloadValidator : AbstractValidator<ProgressPayload>
 {
     public static IReadOnlySet<string> Stages => ProgressStages.All;
 
@@ -177,7 +177,7 @@ public sealed class ProgressPayloadValidator : AbstractValidator<ProgressPayload
     }
 }
 
-public sealed class FramePayloadValidator : AbstractValidator<FramePayload>
+internal sealed class FramePayloadValidator : AbstractValidator<FramePayload>
 {
     public FramePayloadValidator()
     {
@@ -201,7 +201,7 @@ public sealed class FramePayloadValidator : AbstractValidator<FramePayload>
         && p.Data.ValueKind == JsonValueKind.Object && IsTiming(p.TimingMs) && (p.DeviceUsed is null || !string.IsNullOrWhiteSpace(p.DeviceUsed));
 }
 
-public sealed class PartialResultPayloadValidator : AbstractValidator<PartialResultPayload>
+internal sealed class PartialResultPayloadValidator : AbstractValidator<PartialResultPayload>
 {
     public PartialResultPayloadValidator()
     {
@@ -216,7 +216,7 @@ public sealed class PartialResultPayloadValidator : AbstractValidator<PartialRes
         !string.IsNullOrWhiteSpace(p.Plugin) && p.Result.ValueKind == JsonValueKind.Object && p.Partial && p.JobId != Guid.Empty;
 }
 
-public sealed class PluginStatusPayloadValidator : AbstractValidator<PluginStatusPayload>
+internal sealed class PluginStatusPayloadValidator : AbstractValidator<PluginStatusPayload>
 {
     public PluginStatusPayloadValidator()
     {
@@ -229,7 +229,7 @@ public sealed class PluginStatusPayloadValidator : AbstractValidator<PluginStatu
     }
 }
 
-public sealed class WarningPayloadValidator : AbstractValidator<WarningPayload>
+internal sealed class WarningPayloadValidator : AbstractValidator<WarningPayload>
 {
     public WarningPayloadValidator()
     {
@@ -241,7 +241,7 @@ public sealed class WarningPayloadValidator : AbstractValidator<WarningPayload>
     }
 }
 
-public sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
+internal sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
 {
     public static IReadOnlySet<string> Codes => ErrorCodes.All;
 
@@ -256,13 +256,13 @@ public sealed class ErrorPayloadValidator : AbstractValidator<ErrorPayload>
     }
 }
 
-public sealed class PingPayloadValidator : AbstractValidator<PingPayload>
+internal sealed class PingPayloadValidator : AbstractValidator<PingPayload>
 {
     public PingPayloadValidator() =>
         RuleFor(p => p.IntervalSeconds).GreaterThan(0).When(p => p.IntervalSeconds is not null);
 }
 
-public sealed class PongPayloadValidator : AbstractValidator<PongPayload>
+internal sealed class PongPayloadValidator : AbstractValidator<PongPayload>
 {
     public PongPayloadValidator() => RuleFor(p => p.Timestamp).NotEmpty();
 }

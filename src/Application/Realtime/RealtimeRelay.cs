@@ -12,7 +12,7 @@ namespace CleanRealtime.Application.Realtime;
 /// <see cref="JobStreams"/>, whether anyone listens now or resumes later. Publishing never waits for a client, and a
 /// failure here is logged and never reaches the job.
 /// </summary>
-public sealed partial class RealtimeRelay(RealtimeMessages messages, JobStreams streams, ILogger<RealtimeRelay> logger) :
+internal sealed partial class RealtimeRelay(RealtimeMessages messages, JobStreams streams, ILogger<RealtimeRelay> logger) :
     INotificationHandler<ProgressChanged>,
     INotificationHandler<PluginStarted>,
     INotificationHandler<FrameAnalyzed>,

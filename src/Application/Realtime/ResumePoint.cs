@@ -4,7 +4,7 @@ using CleanRealtime.Domain.Realtime;
 namespace CleanRealtime.Application.Realtime;
 
 /// <summary>A <c>since</c> value (API.md §3.8, §2.7): the last <c>seq</c> a client has; an integer ≥ 0.</summary>
-public static class ResumePoint
+internal static class ResumePoint
 {
     public const string Rule = "'since' must be an integer >= 0 (the last seq received; 0 for the whole job).";
 

@@ -98,7 +98,7 @@ internal sealed partial class JobLeaseService(
             var lease = held.Find(h => h.Id == id.ToString("D"));
             if (lease is null)
             {
-                if (live.TryGet(id, out _))
+                if (live.IsRunning(id))
                 {
                     LogLeaseLost(id);
                     live.RequestCancel(id);

@@ -1,18 +1,19 @@
 using CleanRealtime.Application.Devices;
 using CleanRealtime.Application.Media;
 using CleanRealtime.Application.MediaLibrary;
-using CleanRealtime.Application.Plugins;
 using CleanRealtime.Infrastructure.Devices;
-using CleanRealtime.Infrastructure.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CleanRealtime.Infrastructure.Media;
 
-public static class MediaRegistration
+internal static class MediaRegistration
 {
-    /// <summary>Frame sources (media root from <c>Media</c>), the device probe and the built-in OpenCV plugins.</summary>
-    public static IServiceCollection AddMediaAndPlugins(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Frame sources (media root from <c>Media</c>), the media library, the frame picture renderer and the device probe.
+    /// The built-in plugins are registered in <see cref="Plugins.PluginRegistration"/>.
+    /// </summary>
+    public static IServiceCollection AddMedia(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -26,12 +27,6 @@ public static class MediaRegistration
         services.AddSingleton<IMediaLibrary, MediaLibrary>();
         services.AddSingleton<IFramePictureRenderer, FramePictureRenderer>();
         services.AddSingleton<IDeviceProbe, DeviceProbe>();
-
-        services.AddSingleton<IFramePlugin, PlayerDetectionPlugin>();
-        services.AddSingleton<IFramePlugin, BallDetectionPlugin>();
-        services.AddSingleton<IFramePlugin, MotionDetectionPlugin>();
-        services.AddSingleton<IFramePlugin, PitchDetectionPlugin>();
-        services.AddSingleton<IFramePlugin, FrameQualityPlugin>();
         return services;
     }
 }

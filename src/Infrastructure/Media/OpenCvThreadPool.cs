@@ -38,12 +38,6 @@ internal static partial class OpenCvThreadPool
         }
     }
 
-    /// <summary>A variable as native code sees it (null when unset).</summary>
-    internal static string? NativeValue(string name) => Marshal.PtrToStringUTF8(GetEnv(name));
-
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);
-
-    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial IntPtr GetEnv(string name);
 }

@@ -16,7 +16,7 @@ public sealed record CreateJob(string? Source, string? DeviceRequested, IReadOnl
     : IRequest<JobMemento>;
 
 /// <summary>Serializes job admission, so two submissions cannot both take the last free place in the queue.</summary>
-public sealed class JobAdmission : IDisposable
+internal sealed class JobAdmission : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -34,7 +34,7 @@ public sealed class JobAdmission : IDisposable
     }
 }
 
-public sealed partial class CreateJobHandler(
+internal sealed partial class CreateJobHandler(
     IJobRepository repository, IJobQueue queue, IDeviceProbe devices, JobAdmission admission, IOptions<JobsOptions> options,
     TimeProvider time, ILogger<CreateJobHandler> logger)
     : IRequestHandler<CreateJob, JobMemento>

@@ -5,7 +5,7 @@ using FluentValidation;
 
 namespace CleanRealtime.Application.Jobs.CreateJob;
 
-public sealed class CreateJobValidator : AbstractValidator<CreateJob>
+internal sealed class CreateJobValidator : AbstractValidator<CreateJob>
 {
     public const int MaxPlugins = 16;
 

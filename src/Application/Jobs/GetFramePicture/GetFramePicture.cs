@@ -18,7 +18,7 @@ public sealed record GetFramePicture(Guid JobId, string FrameId, bool Overlay = 
     public const int MaxWidth = 3840;
 }
 
-public sealed class GetFramePictureValidator : AbstractValidator<GetFramePicture>
+internal sealed class GetFramePictureValidator : AbstractValidator<GetFramePicture>
 {
     public GetFramePictureValidator() =>
         RuleFor(r => r.Width)
@@ -27,7 +27,7 @@ public sealed class GetFramePictureValidator : AbstractValidator<GetFramePicture
             .OverridePropertyName("width");
 }
 
-public sealed class GetFramePictureHandler(LiveJobs live, IJobRepository repository, IFramePictureRenderer renderer)
+internal sealed class GetFramePictureHandler(LiveJobs live, IJobRepository repository, IFramePictureRenderer renderer)
     : IRequestHandler<GetFramePicture, byte[]>
 {
     private const string FramePrefix = "frame-";

@@ -12,7 +12,7 @@ namespace CleanRealtime.Application.Jobs.GetJob;
 /// </summary>
 public sealed record GetJob(Guid JobId) : IRequest<JobMemento>;
 
-public sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJob, JobMemento>
+internal sealed class GetJobHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJob, JobMemento>
 {
     public async Task<JobMemento> Handle(GetJob request, CancellationToken cancellationToken)
     {

@@ -21,7 +21,7 @@ public sealed record GetJobEvents(Guid JobId, string? Since, string? Limit) : IR
 /// <param name="Finished">The job has ended and this page reaches its last message.</param>
 public sealed record JobEventsPage(IReadOnlyList<OutboundMessage> Items, long NextSince, bool Finished);
 
-public sealed class GetJobEventsValidator : AbstractValidator<GetJobEvents>
+internal sealed class GetJobEventsValidator : AbstractValidator<GetJobEvents>
 {
     public GetJobEventsValidator()
     {
@@ -35,7 +35,7 @@ public sealed class GetJobEventsValidator : AbstractValidator<GetJobEvents>
     }
 }
 
-public sealed class GetJobEventsHandler(IMediator mediator, JobHistory history) : IRequestHandler<GetJobEvents, JobEventsPage>
+internal sealed class GetJobEventsHandler(IMediator mediator, JobHistory history) : IRequestHandler<GetJobEvents, JobEventsPage>
 {
     public async Task<JobEventsPage> Handle(GetJobEvents request, CancellationToken cancellationToken)
     {

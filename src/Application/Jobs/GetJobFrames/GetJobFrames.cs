@@ -15,7 +15,7 @@ public sealed record GetJobFrames(Guid JobId, int Offset = 0, int? Limit = null)
     public const int MaxLimit = 1000;
 }
 
-public sealed class GetJobFramesValidator : AbstractValidator<GetJobFrames>
+internal sealed class GetJobFramesValidator : AbstractValidator<GetJobFrames>
 {
     public GetJobFramesValidator()
     {
@@ -27,7 +27,7 @@ public sealed class GetJobFramesValidator : AbstractValidator<GetJobFrames>
     }
 }
 
-public sealed class GetJobFramesHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJobFrames, FramePage>
+internal sealed class GetJobFramesHandler(LiveJobs live, IJobRepository repository) : IRequestHandler<GetJobFrames, FramePage>
 {
     public async Task<FramePage> Handle(GetJobFrames request, CancellationToken cancellationToken)
     {

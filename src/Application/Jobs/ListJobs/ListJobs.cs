@@ -18,7 +18,7 @@ public sealed record ListJobs(string? Status, int? Limit, string? Cursor) : IReq
 
 public sealed record JobPage(IReadOnlyList<JobMemento> Items, string? NextCursor);
 
-public sealed class ListJobsValidator : AbstractValidator<ListJobs>
+internal sealed class ListJobsValidator : AbstractValidator<ListJobs>
 {
     public ListJobsValidator()
     {
@@ -37,7 +37,7 @@ public sealed class ListJobsValidator : AbstractValidator<ListJobs>
     }
 }
 
-public sealed class ListJobsHandler(IJobRepository repository, LiveJobs live) : IRequestHandler<ListJobs, JobPage>
+internal sealed class ListJobsHandler(IJobRepository repository, LiveJobs live) : IRequestHandler<ListJobs, JobPage>
 {
     public async Task<JobPage> Handle(ListJobs request, CancellationToken cancellationToken)
     {
@@ -56,7 +56,7 @@ public sealed class ListJobsHandler(IJobRepository repository, LiveJobs live) : 
 }
 
 /// <summary>An opaque, URL-safe page cursor: the creation time and id of the last job of a page.</summary>
-public static class JobCursor
+internal static class JobCursor
 {
     public static string Encode(JobPageCursor cursor)
     {

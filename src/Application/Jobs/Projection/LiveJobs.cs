@@ -13,12 +13,10 @@ public sealed class LiveJobs
     private readonly ConcurrentDictionary<Guid, LiveJob> _jobs = new();
     private readonly ConcurrentDictionary<Guid, byte> _cancelRequested = new();
 
-    public int Count => _jobs.Count;
-
     /// <summary>The ids of the jobs running on this node now.</summary>
     public IReadOnlyList<Guid> RunningIds => [.. _jobs.Keys];
 
-    public LiveJob Begin(Job job)
+    internal LiveJob Begin(Job job)
     {
         ArgumentNullException.ThrowIfNull(job);
         var live = new LiveJob(job);
@@ -36,7 +34,10 @@ public sealed class LiveJobs
         return live;
     }
 
-    public bool TryGet(Guid jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LiveJob? live) => _jobs.TryGetValue(jobId, out live);
+    internal bool TryGet(Guid jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LiveJob? live) => _jobs.TryGetValue(jobId, out live);
+
+    /// <summary>Whether the job runs on this node now.</summary>
+    public bool IsRunning(Guid jobId) => _jobs.ContainsKey(jobId);
 
     /// <summary>Asks the job to stop before its next frame, whether it runs now or is about to start.</summary>
     public void RequestCancel(Guid jobId)
@@ -61,7 +62,7 @@ public sealed class LiveJobs
 }
 
 /// <summary>One running job. Every change and every read goes through its lock.</summary>
-public sealed class LiveJob : IDisposable
+internal sealed class LiveJob : IDisposable
 {
     private readonly Job _job;
     private readonly Lock _gate = new();

@@ -9,7 +9,7 @@ namespace CleanRealtime.Application.Jobs.PurgeJobs;
 /// <summary>Deletes the finished jobs that ended more than <c>Jobs:Retention</c> ago, with their frames; answers how many.</summary>
 public sealed record PurgeExpiredJobs : IRequest<int>;
 
-public sealed partial class PurgeExpiredJobsHandler(
+internal sealed partial class PurgeExpiredJobsHandler(
     IJobRepository repository, IOptions<JobsOptions> options, TimeProvider time, ILogger<PurgeExpiredJobsHandler> logger)
     : IRequestHandler<PurgeExpiredJobs, int>
 {

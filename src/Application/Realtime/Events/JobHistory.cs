@@ -45,7 +45,7 @@ public sealed class JobHistory(
     /// <see cref="ReadAsync"/>, stopping before the first missing <c>seq</c>: a page that starts at a hole is empty, with the
     /// hole (the missing range and the next <c>seq</c> kept) in <see cref="HistoryPage.Missing"/>.
     /// </summary>
-    public async Task<HistoryPage> ReadPageAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken) =>
+    internal async Task<HistoryPage> ReadPageAsync(Guid jobId, long afterSeq, int limit, CancellationToken cancellationToken) =>
         CutAtHole(jobId, await ReadAsync(jobId, afterSeq, limit, cancellationToken).ConfigureAwait(false), afterSeq);
 
     /// <summary>
@@ -179,4 +179,4 @@ public sealed class JobHistory(
 }
 
 /// <summary>A page of a job's history: the messages in order, or, when the page starts at messages that were never stored, what is missing.</summary>
-public sealed record HistoryPage(IReadOnlyList<OutboundMessage> Items, ReplayUnavailableException? Missing);
+internal sealed record HistoryPage(IReadOnlyList<OutboundMessage> Items, ReplayUnavailableException? Missing);

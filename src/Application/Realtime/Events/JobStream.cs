@@ -8,7 +8,7 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// the stream's own lock. A mirror of a job that runs on another node (<see cref="RemoteJobStreams"/>) starts after the
 /// <c>seq</c> it began to follow at.
 /// </summary>
-public sealed class JobStream
+internal sealed class JobStream
 {
     private readonly OutboundMessage[] _tail;
     private readonly Lock _gate = new();

@@ -116,7 +116,7 @@ public sealed partial class JobStreams
     }
 
     /// <summary>The stream of a job that is publishing now.</summary>
-    public bool TryGet(Guid jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out JobStream? stream) =>
+    internal bool TryGet(Guid jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out JobStream? stream) =>
         _streams.TryGetValue(jobId, out stream);
 
     /// <summary>

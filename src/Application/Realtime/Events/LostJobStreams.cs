@@ -15,7 +15,7 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// A <c>seq</c> is never assigned twice; messages delivered live but never stored stay a hole in the log before the end,
 /// which a resume over them is told about. The <c>seq</c>s themselves are assigned by <see cref="JobStreams.NumberEnd"/>.
 /// </summary>
-public sealed partial class LostJobStreams(
+internal sealed partial class LostJobStreams(
     IJobEventLog log, IPublishedSeqs published, RemoteJobStreams remote, RealtimeMessages messages, JobStreams streams,
     ILogger<LostJobStreams> logger)
 {

@@ -51,9 +51,6 @@ public sealed partial class RemoteJobStreams : IDisposable
     /// <summary>Whether messages of jobs run elsewhere reach this node (<c>Realtime:Backplane</c> is not <c>none</c>).</summary>
     public bool Enabled => _options.HasBackplane;
 
-    /// <summary>Jobs mirrored now.</summary>
-    public int Count => _mirrors.Count;
-
     /// <summary>Messages this node's mirrors took from the event log because the backplane did not bring them (for <c>/metrics</c>).</summary>
     public long FilledFromLog => _filler.FilledFromLog;
 

@@ -25,7 +25,7 @@ public sealed record Subscribe(Guid? JobId, string? Since = null) : IRequest<Sub
 /// </summary>
 public sealed record SubscriptionPlan(Guid? JobId, IReadOnlyList<OutboundMessage> Welcome, long? ReplayAfter);
 
-public sealed class SubscribeValidator : AbstractValidator<Subscribe>
+internal sealed class SubscribeValidator : AbstractValidator<Subscribe>
 {
     public SubscribeValidator()
     {
@@ -36,7 +36,7 @@ public sealed class SubscribeValidator : AbstractValidator<Subscribe>
     }
 }
 
-public sealed class SubscribeHandler(
+internal sealed class SubscribeHandler(
     IMediator mediator,
     PluginCatalog catalog,
     JobHistory history,

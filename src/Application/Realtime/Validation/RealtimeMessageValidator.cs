@@ -10,7 +10,7 @@ namespace CleanRealtime.Application.Realtime.Validation;
 /// timestamp. <see cref="ValidatePayload"/> runs the same payload rules directly (what the server checks before every
 /// send, without the envelope's extra context).
 /// </summary>
-public sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage>
+internal sealed class RealtimeMessageValidator : AbstractValidator<RealtimeMessage>
 {
     public RealtimeMessageValidator()
     {

@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Api.Realtime;
 using CleanRealtime.UnitTests.TestSupport;
@@ -26,7 +25,7 @@ internal sealed class RealtimeHarness : IAsyncDisposable
     {
         configure?.Invoke(Options);
         Time = time ?? Clock;
-        Messages = new RealtimeMessages(new RealtimeMessageValidator(), Time, NullLogger<RealtimeMessages>.Instance);
+        Messages = new RealtimeMessages(Time, NullLogger<RealtimeMessages>.Instance);
         var options = Microsoft.Extensions.Options.Options.Create(Options);
         Store = new ConnectionStore(options, new Microsoft.Extensions.Logging.Logger<ConnectionStore>(Logs));
         FanOut = new LocalFanOut(Store);

@@ -1,7 +1,6 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Domain.Common;
@@ -59,7 +58,7 @@ public sealed class CancelJobTests
             Substitute.For<IRealtimeBroadcaster>(), options, NullLogger<JobStreams>.Instance);
         var remote = new RemoteJobStreams(streams, log, Substitute.For<IRealtimeBroadcaster>(), options, _clock, NullLogger<RemoteJobStreams>.Instance);
         var lost = new LostJobStreams(
-            log, new NoPublishedSeqs(), remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance), streams,
+            log, new NoPublishedSeqs(), remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance), streams,
             NullLogger<LostJobStreams>.Instance);
         return new CancelJobHandler(_live, _repository, TestEndings.Create(_live, _repository, streams, lost, _clock), NullLogger<CancelJobHandler>.Instance);
     }

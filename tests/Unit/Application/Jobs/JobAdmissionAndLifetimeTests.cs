@@ -8,7 +8,6 @@ using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Application.Jobs.PurgeJobs;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -173,7 +172,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     private JobEnding Ending()
     {
         var lost = new LostJobStreams(
-            _events, _published, _remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
+            _events, _published, _remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance),
             _streams, NullLogger<LostJobStreams>.Instance);
         return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock);
     }

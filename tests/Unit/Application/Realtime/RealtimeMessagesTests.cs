@@ -1,5 +1,4 @@
 using CleanRealtime.Application.Realtime;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Logging;
@@ -14,7 +13,7 @@ public sealed class RealtimeMessagesTests : IDisposable
 
     public void Dispose() => _logs.Dispose();
 
-    private RealtimeMessages Create() => new(new RealtimeMessageValidator(), _time, _logs.CreateLogger<RealtimeMessages>());
+    private RealtimeMessages Create() => new(_time, _logs.CreateLogger<RealtimeMessages>());
 
     [Fact]
     public void TryCreate_ValidPayload_StampsItWithTheCurrentUtcTime()

@@ -9,14 +9,14 @@ public sealed class OpenCvThreadPoolTests
     public void SetNativeIfUnset_SetsAnUnsetVariableWhereNativeCodeReadsIt_AndKeepsAValueAlreadyThere()
     {
         var name = $"CLEANREALTIME_TEST_{Guid.NewGuid():N}";
-        Assert.Null(OpenCvThreadPool.NativeValue(name));
+        Assert.Null(NativeValue(name));
 
         OpenCvThreadPool.SetNativeIfUnset(name, "0");
-        Assert.Equal("0", OpenCvThreadPool.NativeValue(name));
+        Assert.Equal("0", NativeValue(name));
 
         // Already set (as by an operator): left as it is.
         OpenCvThreadPool.SetNativeIfUnset(name, "7");
-        Assert.Equal("0", OpenCvThreadPool.NativeValue(name));
+        Assert.Equal("0", NativeValue(name));
     }
 
     [Fact]
@@ -25,20 +25,20 @@ public sealed class OpenCvThreadPoolTests
         // The process may have it already (started with it, or set by an earlier test's AddInfrastructure): it is
         // unset here so that the call has to set it, then put back as it was.
         const string Name = OpenCvThreadPool.ActiveWaitVariable;
-        var before = OpenCvThreadPool.NativeValue(Name);
+        var before = NativeValue(Name);
         try
         {
             Assert.Equal(0, UnsetEnv(Name));
-            Assert.Null(OpenCvThreadPool.NativeValue(Name));
+            Assert.Null(NativeValue(Name));
 
             OpenCvThreadPool.DisableWorkerSpinning();
-            Assert.Equal("0", OpenCvThreadPool.NativeValue(Name));
+            Assert.Equal("0", NativeValue(Name));
 
             // An operator's value is kept.
             Assert.Equal(0, UnsetEnv(Name));
             OpenCvThreadPool.SetNativeIfUnset(Name, "5");
             OpenCvThreadPool.DisableWorkerSpinning();
-            Assert.Equal("5", OpenCvThreadPool.NativeValue(Name));
+            Assert.Equal("5", NativeValue(Name));
         }
         finally
         {
@@ -49,6 +49,12 @@ public sealed class OpenCvThreadPoolTests
             }
         }
     }
+
+    /// <summary>A variable as native code (OpenCV) sees it: libc's <c>getenv</c>, null when unset.</summary>
+    private static string? NativeValue(string name) => Marshal.PtrToStringUTF8(GetEnv(name));
+
+    [DllImport("libc", EntryPoint = "getenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern IntPtr GetEnv(string name);
 
     [DllImport("libc", EntryPoint = "unsetenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int UnsetEnv(string name);

@@ -2,7 +2,6 @@ using System.Text.Json;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Logging;
@@ -410,7 +409,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
     }
 
     private JobHistory NewHistory() =>
-        new(_streams, NoBackplane(), _writer, _log, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
+        new(_streams, NoBackplane(), _writer, _log, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance),
             new MessageSerializer());
 
     private RemoteJobStreams NoBackplane() =>

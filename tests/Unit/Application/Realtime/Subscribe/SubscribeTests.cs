@@ -5,7 +5,6 @@ using CleanRealtime.Application.Plugins;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Events;
 using CleanRealtime.Application.Realtime.Subscribe;
-using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using CleanRealtime.UnitTests.Application.Execution;
@@ -37,7 +36,7 @@ public sealed class SubscribeTests
         _streams = new JobStreams(_serializer, writer, fanOut, options, NullLogger<JobStreams>.Instance);
         var remote = new RemoteJobStreams(_streams, _log, fanOut, options, clock, NullLogger<RemoteJobStreams>.Instance);
         var catalog = new PluginCatalog([TestPlugin.Echo("echo"), TestPlugin.Echo("other")]);
-        var messages = new RealtimeMessages(new RealtimeMessageValidator(), clock, NullLogger<RealtimeMessages>.Instance);
+        var messages = new RealtimeMessages(clock, NullLogger<RealtimeMessages>.Instance);
         _handler = new SubscribeHandler(_mediator, catalog, new JobHistory(_streams, remote, writer, _log, messages, _serializer), remote, messages, _serializer, options);
     }
 
