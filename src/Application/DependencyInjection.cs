@@ -58,6 +58,7 @@ public static class DependencyInjection
         services.AddSingleton<JobProjection>();
         services.AddTransient<JobEvents>();
         services.AddTransient<JobEnding>();
+        services.AddTransient<LoggedFrames>();
         services.AddTransient<InspectorService>();
         services.AddTransient<OutcomeReporter>();
         services.AddSingleton<FramePipelines>();

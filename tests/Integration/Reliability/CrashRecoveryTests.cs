@@ -43,6 +43,14 @@ public sealed class CrashRecoveryTests : IDisposable
             Assert.Equal("failed", items[^1].GetProperty("payload").GetProperty("stage").GetString());
             Assert.Equal(100, items[^1].GetProperty("payload").GetProperty("progress").GetInt32());
 
+            // Its frames analysed after the last checkpoint were only in the log: added to its stored frames, so /frames
+            // and the log agree.
+            var frames = await restarted.Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{running}/frames?limit=1");
+            var loggedFrames = items.Where(i => i.GetProperty("type").GetString() == "frame")
+                .Select(i => i.GetProperty("payload").GetProperty("frame_id").GetString()).Distinct().Count();
+            Assert.True(loggedFrames > 0, "the job was killed after it analysed frames");
+            Assert.Equal(loggedFrames, frames.GetProperty("total").GetInt32());
+
             var listed = await restarted.Http.GetFromJsonAsync<JsonElement>("/v1/jobs?limit=100");
             var ids = listed.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("job_id").GetGuid()).ToList();
             Assert.Contains(running, ids);

@@ -175,7 +175,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var lost = new LostJobStreams(
             _events, _published, _remote, new RealtimeMessages(new RealtimeMessageValidator(), _clock, NullLogger<RealtimeMessages>.Instance),
             _streams, NullLogger<LostJobStreams>.Instance);
-        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock);
+        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock, log: _events);
     }
 
     private Job RunningJob()
