@@ -82,6 +82,7 @@ public static class DependencyInjection
         {
             case "none":
                 services.AddSingleton(sp => sp.GetRequiredKeyedService<IRealtimeBroadcaster>(IRealtimeBroadcaster.LocalKey));
+                services.AddSingleton<IPublishedSeqs, Persistence.StoredPublishedSeqs>();
                 return;
             case "redis":
                 var connectionString = configuration.GetConnectionString("Redis");
