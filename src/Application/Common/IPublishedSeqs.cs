@@ -3,20 +3,12 @@ namespace CleanRealtime.Application.Common;
 /// <summary>
 /// The highest <c>seq</c> of each job that its publisher may have handed to any subscriber: in a cluster what it handed to
 /// the other nodes (the backplane records it atomically with each send); on one node the high-water mark it reserved in
-/// the store before publishing (<see cref="ReserveAsync"/>, once per block of <c>seq</c>s, so the live feed never waits
-/// on disk per message). The store lags the live feed, so a job whose publisher died is ended after this, never after
-/// the last <c>seq</c> stored: a <c>seq</c> is assigned once (API.md §3.8), also after a kill -9 and in a cluster.
+/// the store before publishing (<see cref="ISeqReservations"/>). The store lags the live feed, so a job whose publisher
+/// died is ended after this, never after the last <c>seq</c> stored: a <c>seq</c> is assigned once (API.md §3.8), also
+/// after a kill -9 and in a cluster.
 /// </summary>
 public interface IPublishedSeqs
 {
-    /// <summary>
-    /// Called by a job's publisher before it hands out a <c>seq</c> past what it may publish: records that the job may
-    /// publish up to <paramref name="throughSeq"/>, and returns the <c>seq</c> up to which it may publish without asking
-    /// again (<see cref="long.MaxValue"/> when every send is recorded as it happens). Throws
-    /// <see cref="PublishedSeqsUnavailableException"/> when it could not be recorded.
-    /// </summary>
-    Task<long> ReserveAsync(Guid jobId, long throughSeq, CancellationToken cancellationToken);
-
     /// <summary>
     /// Closes the job on the backplane, for a job whose publisher is gone: from now on nothing its publisher may still
     /// send (sends it queued before it died, or a worker that lost its lease without knowing) reaches another node.
@@ -27,13 +19,11 @@ public interface IPublishedSeqs
 }
 
 /// <summary>
-/// Nothing recorded, nothing to wait for: a host with the application alone (no store of its own). A server registers
-/// the store's reservations (one node) or the backplane's record (a cluster) instead.
+/// Nothing recorded: a host with the application alone (no store of its own). A server registers the store's
+/// reservations (one node) or the backplane's record (a cluster) instead.
 /// </summary>
 public sealed class NoPublishedSeqs : IPublishedSeqs
 {
-    public Task<long> ReserveAsync(Guid jobId, long throughSeq, CancellationToken cancellationToken) => Task.FromResult(long.MaxValue);
-
     public Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);
 }
 

@@ -16,7 +16,7 @@ namespace CleanRealtime.Infrastructure.Persistence;
 /// </summary>
 internal sealed partial class StoredPublishedSeqs(
     IDbContextFactory<JobsDbContext> contexts, IOptions<RealtimeOptions> options, TimeProvider time, ILogger<StoredPublishedSeqs> logger)
-    : IPublishedSeqs
+    : IPublishedSeqs, ISeqReservations
 {
     private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(5);

@@ -16,9 +16,6 @@ internal sealed class RedisPublishedSeqs(RedisLink link, TimeProvider time) : IP
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Nothing to reserve: the publish script records the highest <c>seq</c> with every send.</summary>
-    public Task<long> ReserveAsync(Guid jobId, long throughSeq, CancellationToken cancellationToken) => Task.FromResult(long.MaxValue);
-
     public async Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken)
     {
         var redis = link.Connection;

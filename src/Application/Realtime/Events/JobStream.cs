@@ -46,7 +46,7 @@ public sealed class JobStream
 
     /// <summary>
     /// The highest <c>seq</c> the job's publisher may hand out before it records a new reservation
-    /// (<see cref="Common.IPublishedSeqs.ReserveAsync"/>); only the publisher reads and sets it.
+    /// (<see cref="Common.ISeqReservations.ReserveAsync"/>); only the publisher reads and sets it.
     /// </summary>
     internal long ReservedThrough { get; set; }
 

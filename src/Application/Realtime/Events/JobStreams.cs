@@ -13,7 +13,7 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// announced on the job's live stream by a <c>warning</c> published before its next message. The only place that assigns
 /// a <c>seq</c>: to a running job's messages here, and to the end of a job whose publisher is gone (<see cref="NumberEnd"/>).
 /// Before a job's stream hands out a <c>seq</c> past its reservation it records the next block of
-/// <see cref="RealtimeOptions.SeqReservationBlock"/> <c>seq</c>s (<see cref="IPublishedSeqs.ReserveAsync"/>), so the end of
+/// <see cref="RealtimeOptions.SeqReservationBlock"/> <c>seq</c>s (<see cref="ISeqReservations.ReserveAsync"/>), so the end of
 /// a job whose server was killed is numbered after anything a subscriber may have seen: the publisher waits on the store
 /// once per block, never per message.
 /// </summary>
@@ -25,7 +25,7 @@ public sealed partial class JobStreams
     private readonly MessageSerializer serializer;
     private readonly JobEventWriter log;
     private readonly IRealtimeBroadcaster broadcaster;
-    private readonly IPublishedSeqs published;
+    private readonly ISeqReservations reservations;
     private readonly ILogger<JobStreams> logger;
 
     // Runs of messages the log lost, per running job, not yet announced on its stream.
@@ -41,7 +41,7 @@ public sealed partial class JobStreams
     private readonly int _reservationBlock;
 
     public JobStreams(
-        MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IPublishedSeqs published, IOptions<RealtimeOptions> options,
+        MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, ISeqReservations reservations, IOptions<RealtimeOptions> options,
         ILogger<JobStreams> logger)
     {
         ArgumentNullException.ThrowIfNull(log);
@@ -49,7 +49,7 @@ public sealed partial class JobStreams
         this.serializer = serializer;
         this.log = log;
         this.broadcaster = broadcaster;
-        this.published = published;
+        this.reservations = reservations;
         this.logger = logger;
         _tailSize = Math.Max(1, options.Value.ReplayTailSize);
         _reservationBlock = Math.Max(1, options.Value.SeqReservationBlock);
@@ -124,7 +124,7 @@ public sealed partial class JobStreams
         var through = stream.NextSeq - 1 + _reservationBlock;
         try
         {
-            stream.ReservedThrough = await published.ReserveAsync(stream.JobId, through, CancellationToken.None).ConfigureAwait(false);
+            stream.ReservedThrough = await reservations.ReserveAsync(stream.JobId, through, CancellationToken.None).ConfigureAwait(false);
         }
         catch (PublishedSeqsUnavailableException ex)
         {

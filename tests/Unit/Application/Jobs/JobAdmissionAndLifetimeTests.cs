@@ -37,7 +37,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var options = Options.Create(new RealtimeOptions());
         var fanOut = Substitute.For<IRealtimeBroadcaster>();
         var local = _streams = new JobStreams(
-            new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, new NoPublishedSeqs(), options,
+            new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, new NoSeqReservations(), options,
             NullLogger<JobStreams>.Instance);
         _remote = new RemoteJobStreams(local, _events, fanOut, options, _clock, NullLogger<RemoteJobStreams>.Instance);
     }

@@ -40,7 +40,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
                 return Task.CompletedTask;
             });
         _writer = new JobEventWriter(_log, Options.Create(_options), _clock, _logs.CreateLogger<JobEventWriter>());
-        _streams = new JobStreams(new MessageSerializer(), _writer, _fanOut, new NoPublishedSeqs(), Options.Create(_options), _logs.CreateLogger<JobStreams>());
+        _streams = new JobStreams(new MessageSerializer(), _writer, _fanOut, new NoSeqReservations(), Options.Create(_options), _logs.CreateLogger<JobStreams>());
         _writing = _writer.RunAsync(CancellationToken.None);
     }
 
@@ -257,7 +257,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
         });
         var options = new RealtimeOptions { EventLogBatchSize = 10, EventLogRetryFor = TimeSpan.FromSeconds(1) };
         var writer = new JobEventWriter(log, Options.Create(options), _clock, NullLogger<JobEventWriter>.Instance);
-        var streams = new JobStreams(new MessageSerializer(), writer, _fanOut, new NoPublishedSeqs(), Options.Create(options), NullLogger<JobStreams>.Instance);
+        var streams = new JobStreams(new MessageSerializer(), writer, _fanOut, new NoSeqReservations(), Options.Create(options), NullLogger<JobStreams>.Instance);
         var running = writer.RunAsync(CancellationToken.None);
         var job = Guid.NewGuid();
 
@@ -294,7 +294,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
     {
         var job = Guid.NewGuid();
         var order = new List<string>();
-        var published = Substitute.For<IPublishedSeqs>();
+        var published = Substitute.For<ISeqReservations>();
         published.ReserveAsync(job, Arg.Any<long>(), Arg.Any<CancellationToken>()).Returns(call =>
         {
             order.Add($"reserve {call.ArgAt<long>(1)}");
@@ -318,7 +318,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
     public async Task Publish_StoreCannotRecordAReservation_PublishesTheBlockAnywayAndLogsAnError()
     {
         var job = Guid.NewGuid();
-        var published = Substitute.For<IPublishedSeqs>();
+        var published = Substitute.For<ISeqReservations>();
         published.ReserveAsync(job, Arg.Any<long>(), Arg.Any<CancellationToken>())
             .Returns(Task.FromException<long>(new PublishedSeqsUnavailableException("the store is locked")));
         var streams = new JobStreams(
