@@ -54,9 +54,11 @@ public static class DependencyInjection
         services.AddSingleton<Realtime.Events.ReplayRetention>();
         services.AddSingleton<Realtime.Events.LostJobStreams>();
         services.TryAddSingleton<IPublishedSeqs, NoPublishedSeqs>();
+        services.TryAddSingleton<ISeqReservations, NoSeqReservations>();
         services.AddSingleton<JobProjection>();
         services.AddTransient<JobEvents>();
         services.AddTransient<JobEnding>();
+        services.AddTransient<LoggedFrames>();
         services.AddTransient<InspectorService>();
         services.AddTransient<OutcomeReporter>();
         services.AddSingleton<FramePipelines>();

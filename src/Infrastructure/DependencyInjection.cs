@@ -84,6 +84,9 @@ public static class DependencyInjection
         {
             case "none":
                 services.AddSingleton(sp => sp.GetRequiredKeyedService<IRealtimeBroadcaster>(IRealtimeBroadcaster.LocalKey));
+                services.AddSingleton<Persistence.StoredPublishedSeqs>();
+                services.AddSingleton<IPublishedSeqs>(sp => sp.GetRequiredService<Persistence.StoredPublishedSeqs>());
+                services.AddSingleton<ISeqReservations>(sp => sp.GetRequiredService<Persistence.StoredPublishedSeqs>());
                 return;
             case "redis":
                 var connectionString = configuration.GetConnectionString("Redis");

@@ -1,9 +1,11 @@
 namespace CleanRealtime.Application.Common;
 
 /// <summary>
-/// The highest <c>seq</c> of each job that its publishing node handed to the other nodes (the backplane records it
-/// atomically with each send). The store lags the live feed, so a job whose publisher died is ended after this, never
-/// after the last <c>seq</c> stored: a <c>seq</c> is assigned once (API.md §3.8), also in a cluster.
+/// The highest <c>seq</c> of each job that its publisher may have handed to any subscriber: in a cluster what it handed to
+/// the other nodes (the backplane records it atomically with each send); on one node the high-water mark it reserved in
+/// the store before publishing (<see cref="ISeqReservations"/>). The store lags the live feed, so a job whose publisher
+/// died is ended after this, never after the last <c>seq</c> stored: a <c>seq</c> is assigned once (API.md §3.8), also
+/// after a kill -9 and in a cluster.
 /// </summary>
 public interface IPublishedSeqs
 {
@@ -16,7 +18,10 @@ public interface IPublishedSeqs
     Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken);
 }
 
-/// <summary>Without a backplane no message leaves the node that publishes it: nothing is recorded, nothing to wait for.</summary>
+/// <summary>
+/// Nothing recorded: a host with the application alone (no store of its own). A server registers the store's
+/// reservations (one node) or the backplane's record (a cluster) instead.
+/// </summary>
 internal sealed class NoPublishedSeqs : IPublishedSeqs
 {
     public Task<long> CloseAsync(Guid jobId, CancellationToken cancellationToken) => Task.FromResult(0L);

@@ -36,6 +36,13 @@ public sealed class RealtimeOptions
     /// </summary>
     public TimeSpan EventLogRetryFor { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How many <c>seq</c>s a running job reserves in the store at a time (<c>Realtime:SeqReservationBlock</c>): its
+    /// publisher waits on the store once per block, and the end of a job whose server was killed is numbered after the
+    /// block (the <c>seq</c>s reserved but not stored are reported missing to a resume over them).
+    /// </summary>
+    public int SeqReservationBlock { get; set; } = 1024;
+
     /// <summary>Messages written to the event log per batch (and read per replay page).</summary>
     public int EventLogBatchSize { get; set; } = 500;
 

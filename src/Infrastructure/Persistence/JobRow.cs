@@ -29,6 +29,13 @@ public sealed class JobRow
     /// </summary>
     public long Turn { get; set; }
 
+    /// <summary>
+    /// The highest <c>seq</c> the job's publisher may have handed out: it reserves a block of them here before it
+    /// publishes the first (<see cref="StoredPublishedSeqs"/>), so the end of a job whose server was killed is numbered
+    /// after it (0 before its first message).
+    /// </summary>
+    public long SeqReservedTo { get; set; }
+
     /// <summary>The worker node holding the job (PostgreSQL queue), until its lease expires; null while nobody holds it.</summary>
     public string? LeaseOwner { get; set; }
 

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
+using System.Net.WebSockets;
 using System.Text.Json;
+using CleanRealtime.IntegrationTests.Infrastructure;
 
 namespace CleanRealtime.IntegrationTests.Reliability;
 
@@ -33,20 +35,75 @@ public sealed class CrashRecoveryTests : IDisposable
             Assert.NotEqual(JsonValueKind.Null, interrupted.GetProperty("completed_at").ValueKind);
             Assert.Equal(3, finished.GetProperty("frames").GetArrayLength());
 
-            // The interrupted job's event log keeps what was written before the kill, gap-free, and is ended by the
-            // recovery: an error WORKER_LOST, then progress 100 failed.
-            var events = await restarted.Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{running}/events?since=0&limit=1000");
-            var items = events.GetProperty("items").EnumerateArray().ToList();
-            Assert.True(events.GetProperty("finished").GetBoolean());
-            Assert.Equal(Enumerable.Range(1, items.Count).Select(i => (long)i), items.Select(i => i.GetProperty("seq").GetInt64()));
+            // The interrupted job's event log keeps what was written before the kill, gap-free; then the seqs its server had
+            // reserved but not stored (any of them may have reached a subscriber live): one hole, reported (410
+            // REPLAY_UNAVAILABLE naming it), never skipped in silence; then the end recovery wrote after every seq a client
+            // could have seen: an error WORKER_LOST, then progress 100 failed.
+            var (items, holes) = await ReadHistoryAsync(restarted, running);
+            var stored = items.Take(items.Count - 2).Select(i => i.GetProperty("seq").GetInt64()).ToList();
+            var end = items.TakeLast(2).Select(i => i.GetProperty("seq").GetInt64()).ToList();
+            Assert.Equal(Enumerable.Range(1, stored.Count).Select(i => (long)i), stored);
+            Assert.Equal((stored[^1] + 1, end[0] - 1), Assert.Single(holes));
+            Assert.Equal(end[0] + 1, end[1]);
             Assert.Equal("WORKER_LOST", items[^2].GetProperty("payload").GetProperty("details").GetProperty("error_code").GetString());
             Assert.Equal("failed", items[^1].GetProperty("payload").GetProperty("stage").GetString());
             Assert.Equal(100, items[^1].GetProperty("payload").GetProperty("progress").GetInt32());
+
+            // Its frames analysed after the last checkpoint were only in the log: added to its stored frames, so /frames
+            // and the log agree.
+            var frames = await restarted.Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{running}/frames?limit=1");
+            var loggedFrames = items.Where(i => i.GetProperty("type").GetString() == "frame")
+                .Select(i => i.GetProperty("payload").GetProperty("frame_id").GetString()).Distinct().Count();
+            Assert.True(loggedFrames > 0, "the job was killed after it analysed frames");
+            Assert.Equal(loggedFrames, frames.GetProperty("total").GetInt32());
 
             var listed = await restarted.Http.GetFromJsonAsync<JsonElement>("/v1/jobs?limit=100");
             var ids = listed.GetProperty("items").EnumerateArray().Select(j => j.GetProperty("job_id").GetGuid()).ToList();
             Assert.Contains(running, ids);
             Assert.Contains(queued, ids);
+        }
+    }
+
+    [Fact]
+    public async Task ServerKilledMidJob_ResumeAfterTheHighestSeqSeenLive_GetsTheEndAfterItAndNoSeqTwice()
+    {
+        Guid running;
+        var seen = new List<long>();
+        await using (var server = await ServerProcess.StartAsync(_root))
+        {
+            running = await SubmitAsync(server, "synthetic:pitch?frames=600&fps=20&width=64&height=64");
+            using var socket = new ClientWebSocket();
+            await socket.ConnectAsync(RealtimeUri(server, $"job_id={running}&since=0"), CancellationToken.None);
+            await using var live = new RealtimeClient(socket);
+
+            // Killed while the subscriber is receiving: it may have seen messages the store had not kept yet.
+            var received = await live.ReceiveUntilAsync(m => m.Seq >= 40, TimeSpan.FromSeconds(30));
+            server.Kill();
+            seen.AddRange(received.Where(m => m.Seq is not null).Select(m => m.Seq!.Value));
+        }
+
+        Assert.Equal(Enumerable.Range(1, seen.Count).Select(i => (long)i), seen);
+        var highest = seen[^1];
+        await using (var restarted = await ServerProcess.StartAsync(_root))
+        {
+            await PollAsync(restarted, running, j => j.GetProperty("status").GetString() == "failed");
+            using var socket = new ClientWebSocket();
+            await socket.ConnectAsync(RealtimeUri(restarted, $"job_id={running}&since={highest}"), CancellationToken.None);
+            await using var resumed = new RealtimeClient(socket);
+            var after = (await resumed.ReceiveUntilAsync(m => m.IsEndOf(running), TimeSpan.FromSeconds(30)))
+                .Where(m => m.Type is not ("metadata" or "ping")).ToList();
+
+            // The end comes after every seq the subscriber saw, none of them twice; the seqs between (reserved before the
+            // kill, some perhaps published, none stored) are reported missing first, never skipped in silence.
+            var numbered = after.Where(m => m.Seq is not null).ToList();
+            Assert.Equal(["error", "progress"], numbered.Select(m => m.Type));
+            Assert.All(numbered, m => Assert.True(m.Seq > highest, $"seq {m.Seq} was already delivered (up to {highest})"));
+            Assert.Equal("WORKER_LOST", numbered[0].Payload.GetProperty("details").GetProperty("error_code").GetString());
+            Assert.Equal("failed", numbered[1].Payload.GetProperty("stage").GetString());
+            var missing = Assert.Single(after, m => m.Seq is null);
+            Assert.Equal("REPLAY_UNAVAILABLE", missing.Payload.GetProperty("details").GetProperty("error_code").GetString());
+            Assert.Contains($"Messages {highest + 1}-{numbered[0].Seq - 1} of job", missing.Payload.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Same(missing, after[0]);
         }
     }
 
@@ -59,6 +116,43 @@ public sealed class CrashRecoveryTests : IDisposable
         catch (IOException)
         {
             // Left to the OS temp cleaner.
+        }
+    }
+
+    private static Uri RealtimeUri(ServerProcess server, string query) =>
+        new($"ws://{server.BaseAddress.Authority}/v1/realtime?{query}");
+
+    /// <summary>
+    /// Every kept message of the job, page by page (<c>GET /events</c>), and each hole a page stopped at (the 410
+    /// <c>REPLAY_UNAVAILABLE</c> naming the missing seqs), read on after it.
+    /// </summary>
+    private static async Task<(List<JsonElement> Items, List<(long From, long To)> Holes)> ReadHistoryAsync(ServerProcess server, Guid id)
+    {
+        var items = new List<JsonElement>();
+        var holes = new List<(long, long)>();
+        for (long since = 0; ;)
+        {
+            using var response = await server.Http.GetAsync($"/v1/jobs/{id}/events?since={since}&limit=500");
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            if (response.StatusCode == System.Net.HttpStatusCode.Gone)
+            {
+                Assert.Equal("REPLAY_UNAVAILABLE", body.GetProperty("error_code").GetString());
+                var hole = (body.GetProperty("missing_from").GetInt64(), body.GetProperty("missing_to").GetInt64());
+                Assert.Equal(since + 1, hole.Item1);
+                holes.Add(hole);
+                since = hole.Item2;
+                continue;
+            }
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            items.AddRange(body.GetProperty("items").EnumerateArray().Select(i => i.Clone()));
+            if (body.GetProperty("finished").GetBoolean())
+            {
+                return (items, holes);
+            }
+
+            Assert.True(body.GetProperty("next_since").GetInt64() > since, $"no progress past seq {since}: {body}");
+            since = body.GetProperty("next_since").GetInt64();
         }
     }
 

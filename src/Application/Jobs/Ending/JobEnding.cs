@@ -16,6 +16,7 @@ internal sealed class JobEnding(
     JobEvents events,
     JobStreams streams,
     LostJobStreams lostStreams,
+    LoggedFrames loggedFrames,
     JobCheckpointer checkpointer,
     IJobRepository repository,
     TimeProvider time)
@@ -36,14 +37,17 @@ internal sealed class JobEnding(
     }
 
     /// <summary>
-    /// A running job whose runner is gone (its worker's lease expired, or the server stopped): failed with
-    /// <paramref name="error"/>, its stream ended by <see cref="LostJobStreams"/> after the last <c>seq</c> anyone may have
-    /// received (<paramref name="reason"/> is what its subscribers read), then stored. Throws
-    /// <see cref="PublishedSeqsUnavailableException"/>, having written nothing, when the backplane cannot say what was published.
+    /// A running job whose runner is gone (its worker's lease expired, or the server stopped), given by its stored
+    /// <paramref name="state"/>: the frames only its event log holds (analysed after its last checkpoint) are added to it
+    /// (<see cref="LoggedFrames"/>), it is failed with <paramref name="error"/>, its stream ended by
+    /// <see cref="LostJobStreams"/> after the last <c>seq</c> anyone may have received (<paramref name="reason"/> is what its
+    /// subscribers read), then stored. Throws <see cref="PublishedSeqsUnavailableException"/>, having written nothing, when
+    /// the backplane cannot say what was published.
     /// </summary>
-    public async Task EndLostAsync(Job job, string error, string reason, CancellationToken cancellationToken)
+    public async Task EndLostAsync(JobMemento state, string error, string reason, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(state);
+        var job = await loggedFrames.RestoreAsync(state, cancellationToken).ConfigureAwait(false);
         job.Fail(error, time.GetUtcNow());
         await lostStreams.EndAsync(job.Id, reason, cancellationToken).ConfigureAwait(false);
         await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);

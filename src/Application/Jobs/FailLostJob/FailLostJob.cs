@@ -23,7 +23,7 @@ internal sealed partial class FailLostJobHandler(IJobRepository repository, JobE
     public async Task<bool> Handle(FailLostJob request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        // The state alone: the frames already stored stay as they are.
+        // The state alone: the frames already stored stay as they are (those only its log holds are added to them).
         var state = await repository.FindStateAsync(request.JobId, cancellationToken).ConfigureAwait(false);
         if (state is not { Status: JobStatus.Running })
         {
@@ -33,7 +33,7 @@ internal sealed partial class FailLostJobHandler(IJobRepository repository, JobE
         // Its stream is ended in the log before its final state is stored, as for a job that ends on its own.
         try
         {
-            await ending.EndLostAsync(Job.Restore(state), $"{ErrorCodes.WorkerLost}: {Reason}", Reason, cancellationToken).ConfigureAwait(false);
+            await ending.EndLostAsync(state, $"{ErrorCodes.WorkerLost}: {Reason}", Reason, cancellationToken).ConfigureAwait(false);
         }
         catch (PublishedSeqsUnavailableException ex)
         {

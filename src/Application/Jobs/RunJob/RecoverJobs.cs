@@ -31,7 +31,7 @@ internal sealed partial class RecoverJobsHandler(
         {
             if (job.Status == JobStatus.Running)
             {
-                await ending.EndLostAsync(job, InterruptedReason, InterruptedReason, cancellationToken).ConfigureAwait(false);
+                await ending.EndLostAsync(job.ToMemento(includeFrames: false), InterruptedReason, InterruptedReason, cancellationToken).ConfigureAwait(false);
                 LogFailed(job.Id);
                 failed++;
             }

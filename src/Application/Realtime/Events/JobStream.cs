@@ -44,6 +44,12 @@ internal sealed class JobStream
         }
     }
 
+    /// <summary>
+    /// The highest <c>seq</c> the job's publisher may hand out before it records a new reservation
+    /// (<see cref="Common.ISeqReservations.ReserveAsync"/>); only the publisher reads and sets it.
+    /// </summary>
+    internal long ReservedThrough { get; set; }
+
     /// <summary>The <c>seq</c> the next message gets.</summary>
     public long NextSeq => LastSeq + 1;
 

@@ -12,6 +12,10 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// message is logged, subscribed or not. Messages the event log could not keep (<see cref="JobEventWriter.Lost"/>) are
 /// announced on the job's live stream by a <c>warning</c> published before its next message. The only place that assigns
 /// a <c>seq</c>: to a running job's messages here, and to the end of a job whose publisher is gone (<see cref="NumberEnd"/>).
+/// Before a job's stream hands out a <c>seq</c> past its reservation it records the next block of
+/// <see cref="RealtimeOptions.SeqReservationBlock"/> <c>seq</c>s (<see cref="ISeqReservations.ReserveAsync"/>), so the end of
+/// a job whose server was killed is numbered after anything a subscriber may have seen: the publisher waits on the store
+/// once per block, never per message.
 /// </summary>
 public sealed partial class JobStreams
 {
@@ -21,6 +25,7 @@ public sealed partial class JobStreams
     private readonly MessageSerializer serializer;
     private readonly JobEventWriter log;
     private readonly IRealtimeBroadcaster broadcaster;
+    private readonly ISeqReservations reservations;
     private readonly ILogger<JobStreams> logger;
 
     // Runs of messages the log lost, per running job, not yet announced on its stream.
@@ -33,17 +38,21 @@ public sealed partial class JobStreams
     private readonly ConcurrentDictionary<Guid, byte> _endedHere = new();
     private readonly ConcurrentQueue<Guid> _endedOrder = new();
     private readonly int _tailSize;
+    private readonly int _reservationBlock;
 
     public JobStreams(
-        MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, IOptions<RealtimeOptions> options, ILogger<JobStreams> logger)
+        MessageSerializer serializer, JobEventWriter log, IRealtimeBroadcaster broadcaster, ISeqReservations reservations, IOptions<RealtimeOptions> options,
+        ILogger<JobStreams> logger)
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(options);
         this.serializer = serializer;
         this.log = log;
         this.broadcaster = broadcaster;
+        this.reservations = reservations;
         this.logger = logger;
         _tailSize = Math.Max(1, options.Value.ReplayTailSize);
+        _reservationBlock = Math.Max(1, options.Value.SeqReservationBlock);
         log.Lost += OnLost;
     }
 
@@ -60,6 +69,11 @@ public sealed partial class JobStreams
         if (!_unannounced.IsEmpty && _unannounced.TryRemove(jobId, out var lost))
         {
             await AnnounceLostAsync(jobId, lost.First, lost.Last, message.Timestamp).ConfigureAwait(false);
+        }
+
+        if (stream.NextSeq > stream.ReservedThrough)
+        {
+            await ReserveAsync(stream).ConfigureAwait(false);
         }
 
         var sequenced = message with { Seq = stream.NextSeq };
@@ -98,6 +112,25 @@ public sealed partial class JobStreams
         }
 
         return numbered;
+    }
+
+    /// <summary>
+    /// Records the job's next block of <c>seq</c>s before the first of them is published. When the store cannot record it
+    /// (after its retries) the block is published anyway, logged as an error: a job goes on rather than stall on its store,
+    /// and only a crash before the next block is recorded could then number its end within it.
+    /// </summary>
+    private async Task ReserveAsync(JobStream stream)
+    {
+        var through = stream.NextSeq - 1 + _reservationBlock;
+        try
+        {
+            stream.ReservedThrough = await reservations.ReserveAsync(stream.JobId, through, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PublishedSeqsUnavailableException ex)
+        {
+            LogUnreserved(ex, stream.JobId, stream.NextSeq, through);
+            stream.ReservedThrough = through;
+        }
     }
 
     /// <summary>The event log lost messages of a job: announced before the job's next message, if it still runs here.</summary>
@@ -141,6 +174,9 @@ public sealed partial class JobStreams
 
     /// <summary>Whether this node publishes the job's messages, or did until it ended lately.</summary>
     public bool PublishesHere(Guid jobId) => _streams.ContainsKey(jobId) || _endedHere.ContainsKey(jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: seq {From} to {To} could not be reserved in the store; published unreserved (a crash before the next reservation could number the job's end within them)")]
+    private partial void LogUnreserved(Exception exception, Guid jobId, long from, long to);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a {Type} message of job {JobId} that could not be serialized")]
     private partial void LogUnserializable(Exception exception, string type, Guid jobId);

@@ -62,6 +62,6 @@ internal sealed partial class LostJobStreams(
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its log already ends at seq {Seq}; no second end written")]
     private partial void LogAlreadyEnded(Guid jobId, long seq);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: seq {From} to {To} were published but never stored (their worker is gone); its end follows them, a resume over them is told they are missing")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: seq {From} to {To} may have been published but were never stored (their worker is gone); its end follows them, a resume over them is told they are missing")]
     private partial void LogUnstored(Guid jobId, long from, long to);
 }

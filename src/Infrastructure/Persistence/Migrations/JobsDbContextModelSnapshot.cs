@@ -121,6 +121,9 @@ namespace CleanRealtime.Infrastructure.Persistence.Migrations
                     b.Property<int?>("Progress")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("SeqReservedTo")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Source")
                         .IsRequired()
                         .HasColumnType("TEXT");

@@ -126,6 +126,9 @@ namespace CleanRealtime.Infrastructure.Persistence.PostgresMigrations
                     b.Property<int?>("Progress")
                         .HasColumnType("integer");
 
+                    b.Property<long>("SeqReservedTo")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("Source")
                         .IsRequired()
                         .HasColumnType("text");

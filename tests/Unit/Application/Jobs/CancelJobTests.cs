@@ -55,7 +55,7 @@ public sealed class CancelJobTests
         var log = Substitute.For<IJobEventLog>();
         var streams = new JobStreams(
             new MessageSerializer(), new JobEventWriter(log, options, _clock, NullLogger<JobEventWriter>.Instance),
-            Substitute.For<IRealtimeBroadcaster>(), options, NullLogger<JobStreams>.Instance);
+            Substitute.For<IRealtimeBroadcaster>(), new NoSeqReservations(), options, NullLogger<JobStreams>.Instance);
         var remote = new RemoteJobStreams(streams, log, Substitute.For<IRealtimeBroadcaster>(), options, _clock, NullLogger<RemoteJobStreams>.Instance);
         var lost = new LostJobStreams(
             log, new NoPublishedSeqs(), remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance), streams,

@@ -36,7 +36,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var options = Options.Create(new RealtimeOptions());
         var fanOut = Substitute.For<IRealtimeBroadcaster>();
         var local = _streams = new JobStreams(
-            new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, options,
+            new MessageSerializer(), new JobEventWriter(_events, options, _clock, NullLogger<JobEventWriter>.Instance), fanOut, new NoSeqReservations(), options,
             NullLogger<JobStreams>.Instance);
         _remote = new RemoteJobStreams(local, _events, fanOut, options, _clock, NullLogger<RemoteJobStreams>.Instance);
     }
@@ -174,7 +174,7 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
         var lost = new LostJobStreams(
             _events, _published, _remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance),
             _streams, NullLogger<LostJobStreams>.Instance);
-        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock);
+        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock, log: _events);
     }
 
     private Job RunningJob()

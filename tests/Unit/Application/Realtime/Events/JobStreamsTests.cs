@@ -39,7 +39,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
                 return Task.CompletedTask;
             });
         _writer = new JobEventWriter(_log, Options.Create(_options), _clock, _logs.CreateLogger<JobEventWriter>());
-        _streams = new JobStreams(new MessageSerializer(), _writer, _fanOut, Options.Create(_options), _logs.CreateLogger<JobStreams>());
+        _streams = new JobStreams(new MessageSerializer(), _writer, _fanOut, new NoSeqReservations(), Options.Create(_options), _logs.CreateLogger<JobStreams>());
         _writing = _writer.RunAsync(CancellationToken.None);
     }
 
@@ -256,7 +256,7 @@ public sealed class JobStreamsTests : IAsyncDisposable
         });
         var options = new RealtimeOptions { EventLogBatchSize = 10, EventLogRetryFor = TimeSpan.FromSeconds(1) };
         var writer = new JobEventWriter(log, Options.Create(options), _clock, NullLogger<JobEventWriter>.Instance);
-        var streams = new JobStreams(new MessageSerializer(), writer, _fanOut, Options.Create(options), NullLogger<JobStreams>.Instance);
+        var streams = new JobStreams(new MessageSerializer(), writer, _fanOut, new NoSeqReservations(), Options.Create(options), NullLogger<JobStreams>.Instance);
         var running = writer.RunAsync(CancellationToken.None);
         var job = Guid.NewGuid();
 
@@ -286,6 +286,54 @@ public sealed class JobStreamsTests : IAsyncDisposable
         _fanOut.Received(1).Publish(Arg.Is<PublishedMessage>(m => m.Outbound.Seq == 3 && m.Outbound.Type == MessageType.Warning));
         writer.Complete();
         await running.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Publish_ReservesEachBlockOfSeqsBeforeItsFirstIsPublished_OncePerBlock()
+    {
+        var job = Guid.NewGuid();
+        var order = new List<string>();
+        var published = Substitute.For<ISeqReservations>();
+        published.ReserveAsync(job, Arg.Any<long>(), Arg.Any<CancellationToken>()).Returns(call =>
+        {
+            order.Add($"reserve {call.ArgAt<long>(1)}");
+            return call.ArgAt<long>(1);
+        });
+        _fanOut.When(f => f.Publish(Arg.Any<PublishedMessage>())).Do(call => order.Add($"publish {call.Arg<PublishedMessage>().Outbound.Seq}"));
+        var streams = new JobStreams(
+            new MessageSerializer(), _writer, _fanOut, published, Options.Create(new RealtimeOptions { SeqReservationBlock = 3 }), NullLogger<JobStreams>.Instance);
+
+        for (var i = 1; i <= 7; i++)
+        {
+            await streams.PublishAsync(Message(Frame(job, i)));
+        }
+
+        Assert.Equal(
+            ["reserve 3", "publish 1", "publish 2", "publish 3", "reserve 6", "publish 4", "publish 5", "publish 6", "reserve 9", "publish 7"],
+            order);
+    }
+
+    [Fact]
+    public async Task Publish_StoreCannotRecordAReservation_PublishesTheBlockAnywayAndLogsAnError()
+    {
+        var job = Guid.NewGuid();
+        var published = Substitute.For<ISeqReservations>();
+        published.ReserveAsync(job, Arg.Any<long>(), Arg.Any<CancellationToken>())
+            .Returns(Task.FromException<long>(new PublishedSeqsUnavailableException("the store is locked")));
+        var streams = new JobStreams(
+            new MessageSerializer(), _writer, _fanOut, published, Options.Create(new RealtimeOptions { SeqReservationBlock = 4 }), _logs.CreateLogger<JobStreams>());
+
+        for (var i = 1; i <= 5; i++)
+        {
+            await streams.PublishAsync(Message(Frame(job, i)));
+        }
+
+        // One attempt per block, never one per message; every message still goes out, numbered 1..5.
+        await published.Received(1).ReserveAsync(job, 4, Arg.Any<CancellationToken>());
+        await published.Received(1).ReserveAsync(job, 8, Arg.Any<CancellationToken>());
+        Assert.Equal(2, published.ReceivedCalls().Count());
+        _fanOut.Received(5).Publish(Arg.Any<PublishedMessage>());
+        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("seq 1 to 4 could not be reserved", StringComparison.Ordinal));
     }
 
     [Fact]

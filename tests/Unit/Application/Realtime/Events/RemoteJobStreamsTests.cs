@@ -68,7 +68,7 @@ public sealed class RemoteJobStreamsTests : IAsyncDisposable
 
         var options = Options.Create(_options);
         _writer = new JobEventWriter(_log, options, _clock, NullLogger<JobEventWriter>.Instance);
-        _local = new JobStreams(new MessageSerializer(), _writer, _fanOut, options, NullLogger<JobStreams>.Instance);
+        _local = new JobStreams(new MessageSerializer(), _writer, _fanOut, new NoSeqReservations(), options, NullLogger<JobStreams>.Instance);
         _remote = new RemoteJobStreams(_local, _log, _fanOut, options, _clock, _logs.CreateLogger<RemoteJobStreams>());
     }
 

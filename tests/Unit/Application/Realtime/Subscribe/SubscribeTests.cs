@@ -33,7 +33,7 @@ public sealed class SubscribeTests
         var clock = new FakeTimeProvider(At);
         var writer = new JobEventWriter(_log, options, clock, NullLogger<JobEventWriter>.Instance);
         var fanOut = Substitute.For<IRealtimeBroadcaster>();
-        _streams = new JobStreams(_serializer, writer, fanOut, options, NullLogger<JobStreams>.Instance);
+        _streams = new JobStreams(_serializer, writer, fanOut, new NoSeqReservations(), options, NullLogger<JobStreams>.Instance);
         var remote = new RemoteJobStreams(_streams, _log, fanOut, options, clock, NullLogger<RemoteJobStreams>.Instance);
         var catalog = new PluginCatalog([TestPlugin.Echo("echo"), TestPlugin.Echo("other")]);
         var messages = new RealtimeMessages(clock, NullLogger<RealtimeMessages>.Instance);
