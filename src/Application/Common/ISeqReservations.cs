@@ -18,7 +18,7 @@ public interface ISeqReservations
 /// Nothing to reserve: with a backplane every send records the highest <c>seq</c> as it happens
 /// (<see cref="IPublishedSeqs"/>), and a host with the application alone keeps nothing.
 /// </summary>
-public sealed class NoSeqReservations : ISeqReservations
+internal sealed class NoSeqReservations : ISeqReservations
 {
     public Task<long> ReserveAsync(Guid jobId, long throughSeq, CancellationToken cancellationToken) => Task.FromResult(long.MaxValue);
 }

@@ -47,7 +47,7 @@ public sealed class ReplayUnavailableException : Exception
         new(Message, JobId: JobId, Details: new ErrorDetails(ErrorCodes.ReplayUnavailable, Message));
 
     private static string MissingText(Guid jobId, SeqRange missing, long? firstSeq) =>
-        $"Messages {missing} of job {jobId} were published but could not be stored; they cannot be replayed."
+        $"Messages {missing} of job {jobId} are not in the event log (published but never stored, or reserved by a publisher that stopped first); they cannot be replayed."
         + (firstSeq is { } next ? $" The next kept is {next}." : " Nothing after them is kept.");
 }
 

@@ -16,7 +16,6 @@ internal sealed class JobEnding(
     JobEvents events,
     JobStreams streams,
     LostJobStreams lostStreams,
-    LoggedFrames loggedFrames,
     JobCheckpointer checkpointer,
     IJobRepository repository,
     TimeProvider time)
@@ -47,7 +46,7 @@ internal sealed class JobEnding(
     public async Task EndLostAsync(JobMemento state, string error, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var job = await loggedFrames.RestoreAsync(state, cancellationToken).ConfigureAwait(false);
+        var job = await lostStreams.RestoreFramesAsync(state, cancellationToken).ConfigureAwait(false);
         job.Fail(error, time.GetUtcNow());
         await lostStreams.EndAsync(job.Id, reason, cancellationToken).ConfigureAwait(false);
         await repository.SaveAsync(job.ToMemento(), cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using CleanRealtime.Application.Common;
+using CleanRealtime.Application.Jobs.Ending;
 using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Logging;
@@ -17,8 +18,14 @@ namespace CleanRealtime.Application.Realtime.Events;
 /// </summary>
 internal sealed partial class LostJobStreams(
     IJobEventLog log, IPublishedSeqs published, RemoteJobStreams remote, RealtimeMessages messages, JobStreams streams,
-    ILogger<LostJobStreams> logger)
+    LoggedFrames frames, ILogger<LostJobStreams> logger)
 {
+    /// <summary>
+    /// The job as stored plus what only its log holds: the frames analysed after its last checkpoint (see
+    /// <see cref="LoggedFrames"/>), so a lost job's <c>/frames</c> agree with its <c>/events</c>.
+    /// </summary>
+    public Task<Job> RestoreFramesAsync(JobMemento state, CancellationToken cancellationToken) => frames.RestoreAsync(state, cancellationToken);
+
     /// <summary>
     /// Appends the end after the last <c>seq</c> known anywhere; nothing when the log already holds the job's end (a reap
     /// that stored it but not the job's state is repeated). Throws <see cref="PublishedSeqsUnavailableException"/> when the

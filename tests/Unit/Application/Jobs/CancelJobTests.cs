@@ -5,6 +5,7 @@ using CleanRealtime.Application.Jobs.CancelJob;
 using CleanRealtime.Application.Jobs.Projection;
 using CleanRealtime.Domain.Common;
 using CleanRealtime.Domain.Jobs;
+using CleanRealtime.Application.Jobs.Ending;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -59,7 +60,7 @@ public sealed class CancelJobTests
         var remote = new RemoteJobStreams(streams, log, Substitute.For<IRealtimeBroadcaster>(), options, _clock, NullLogger<RemoteJobStreams>.Instance);
         var lost = new LostJobStreams(
             log, new NoPublishedSeqs(), remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance), streams,
-            NullLogger<LostJobStreams>.Instance);
+            new LoggedFrames(_repository, log, NullLogger<LoggedFrames>.Instance), NullLogger<LostJobStreams>.Instance);
         return new CancelJobHandler(_live, _repository, TestEndings.Create(_live, _repository, streams, lost, _clock), NullLogger<CancelJobHandler>.Instance);
     }
 }

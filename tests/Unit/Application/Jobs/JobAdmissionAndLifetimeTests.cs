@@ -173,8 +173,8 @@ public sealed class JobAdmissionAndLifetimeTests : IDisposable
     {
         var lost = new LostJobStreams(
             _events, _published, _remote, new RealtimeMessages(_clock, NullLogger<RealtimeMessages>.Instance),
-            _streams, NullLogger<LostJobStreams>.Instance);
-        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock, log: _events);
+            _streams, new LoggedFrames(_repository, _events, NullLogger<LoggedFrames>.Instance), NullLogger<LostJobStreams>.Instance);
+        return TestEndings.Create(new LiveJobs(), _repository, _streams, lost, _clock);
     }
 
     private Job RunningJob()

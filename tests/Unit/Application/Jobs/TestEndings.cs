@@ -14,12 +14,10 @@ namespace CleanRealtime.UnitTests.Application.Jobs;
 internal static class TestEndings
 {
     public static JobEnding Create(
-        LiveJobs live, IJobRepository repository, JobStreams streams, LostJobStreams lostStreams, TimeProvider clock, IMediator? mediator = null,
-        IJobEventLog? log = null)
+        LiveJobs live, IJobRepository repository, JobStreams streams, LostJobStreams lostStreams, TimeProvider clock, IMediator? mediator = null)
     {
         var checkpointer = new JobCheckpointer(live, repository, Options.Create(new JobsOptions()), clock, NullLogger<JobCheckpointer>.Instance);
         var events = new JobEvents(new JobProjection(live, checkpointer), mediator ?? Substitute.For<IMediator>());
-        var loggedFrames = new LoggedFrames(repository, log ?? Substitute.For<IJobEventLog>(), NullLogger<LoggedFrames>.Instance);
-        return new JobEnding(live, events, streams, lostStreams, loggedFrames, checkpointer, repository, clock);
+        return new JobEnding(live, events, streams, lostStreams, checkpointer, repository, clock);
     }
 }
