@@ -12,7 +12,8 @@ public sealed class VideoFrame(int index, double timestampMs, Mat image) : IDisp
 
     public Mat Image { get; } = image;
 
-    public string FrameId => Domain.Jobs.FrameResult.IdFor(Index);
+    /// <summary>Its id (<c>frame-000042</c>), formatted once: every plugin's outcome and warning of the frame names it.</summary>
+    public string FrameId => field ??= Domain.Jobs.FrameResult.IdFor(Index);
 
     public void Dispose() => Image.Dispose();
 }

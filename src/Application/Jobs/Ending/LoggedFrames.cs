@@ -44,18 +44,7 @@ internal sealed partial class LoggedFrames(IJobRepository repository, IJobEventL
         for (var after = 0L; ;)
         {
             var page = await log.ReadAsync(state.Id, after, PageSize, cancellationToken).ConfigureAwait(false);
-            foreach (var message in page.Where(e => e.Type == MessageType.Frame))
-            {
-                if (Read(message) is not { } result)
-                {
-                    unreadable++;
-                }
-                else if (result.Index >= lastStored)
-                {
-                    results.Add(result);
-                }
-            }
-
+            unreadable += Collect(page, lastStored, results);
             if (page.Count < PageSize)
             {
                 break;
@@ -90,19 +79,7 @@ internal sealed partial class LoggedFrames(IJobRepository repository, IJobEventL
     {
         ArgumentNullException.ThrowIfNull(logged);
         var results = new List<LoggedResult>();
-        var unreadable = 0;
-        foreach (var message in logged.Where(e => e.Type == MessageType.Frame))
-        {
-            if (Read(message) is { } result)
-            {
-                results.Add(result);
-            }
-            else
-            {
-                unreadable++;
-            }
-        }
-
+        var unreadable = Collect(logged, 0, results);
         var rebuilt = Rebuild(state, storedTail, results);
         return rebuilt with { Skipped = rebuilt.Skipped + unreadable };
     }
@@ -195,13 +172,30 @@ internal sealed partial class LoggedFrames(IJobRepository repository, IJobEventL
         return FallbackFrameMs;
     }
 
-    private static LoggedResult? Read(JobEvent message)
+    /// <summary>
+    /// Adds to <paramref name="into"/> the result of every <c>frame</c> message of <paramref name="messages"/> for frame
+    /// <paramref name="fromIndex"/> or later; returns how many frame messages could not be read as a result.
+    /// </summary>
+    private static int Collect(IEnumerable<JobEvent> messages, int fromIndex, List<LoggedResult> into)
     {
-        if (message.Type != MessageType.Frame)
+        var unreadable = 0;
+        foreach (var message in messages.Where(e => e.Type == MessageType.Frame))
         {
-            return null;
+            if (Read(message) is not { } result)
+            {
+                unreadable++;
+            }
+            else if (result.Index >= fromIndex)
+            {
+                into.Add(result);
+            }
         }
 
+        return unreadable;
+    }
+
+    private static LoggedResult? Read(JobEvent message)
+    {
         try
         {
             using var document = JsonDocument.Parse(message.Json);
