@@ -54,7 +54,15 @@ public sealed class PostgresContainer : IAsyncLifetime
             await create.ExecuteNonQueryAsync();
         }
 
-        return new NpgsqlConnectionStringBuilder(_container.GetConnectionString()) { Database = name }.ConnectionString;
+        // Every test's nodes pool their connections to a database of its own, and a pool outlives the node that filled it:
+        // idle connections are closed after 10 s, so the tests that ran before cannot use up the server's 100 connections
+        // ("53300: sorry, too many clients already" failed a backplane test once).
+        return new NpgsqlConnectionStringBuilder(_container.GetConnectionString())
+        {
+            Database = name,
+            ConnectionIdleLifetime = 10,
+            ConnectionPruningInterval = 2,
+        }.ConnectionString;
     }
 }
 
