@@ -101,7 +101,7 @@ internal sealed record MachineryResult(
 /// <item>machinery: 20,000 64×64 frames through <c>frame_quality</c>, nobody subscribed, (job CPU − bare loop CPU) / frames,
 /// the median over repetitions of each back-to-back pair;</item>
 /// <item>per plugin: frames/s of a one-plugin job against the bare loop of the same source and
-/// <see cref="CleanRealtime.Application.Plugins.IPluginSession.Analyze"/> (<see cref="BarePipeline"/>) in the same server process.</item>
+/// <see cref="CleanRealtime.Plugins.Sdk.IPluginSession.Analyze"/> (<see cref="BarePipeline"/>) in the same server process.</item>
 /// </list>
 /// Job frames/s = frames / (completed_at − started_at); job CPU = the server's CPU time from submission to the job seen
 /// completed (polled every 200 ms), so it includes everything the job costs (runner, events, JSON, relay, projection,

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Bench.Serve;
 
@@ -31,7 +31,7 @@ internal static class BarePipeline
         var started = Stopwatch.GetTimestamp();
         long analyzing = 0;
         var analyzed = 0;
-        using (var session = plugin.OpenSession(new PluginSessionOptions("cpu", source.Fps, source.FrameCount)))
+        using (var session = plugin.OpenSession(new PluginSessionOptions { Fps = source.Fps, FrameCount = source.FrameCount }))
         {
             await foreach (var frame in decodeAhead > 0 ? DecodeAhead(source, decodeAhead, cancellationToken) : source.ReadFramesAsync(cancellationToken))
             {

@@ -4,7 +4,7 @@ using System.Text.Json;
 using CleanRealtime.Api;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Bench.Wire;
 using CleanRealtime.Domain.Realtime;

@@ -112,7 +112,7 @@ public sealed record DeviceResponse(string Name, bool Available);
 
 public sealed record DevicesResponse(string Default, IReadOnlyList<DeviceResponse> Devices);
 
-public sealed record PluginResponse(string Plugin, PluginMetadata Metadata);
+public sealed record PluginResponse(string Plugin, PluginDescription Metadata);
 
 public sealed record ConnectionStatsResponse(
     Guid ConnectionId,

@@ -28,7 +28,7 @@ public static class SystemEndpoints
             [new DeviceResponse(Device.Cpu.ToWire(), probe.IsAvailable(Device.Cpu)), new DeviceResponse(Device.Gpu.ToWire(), probe.IsAvailable(Device.Gpu))]));
 
     private static Ok<List<PluginResponse>> Plugins(PluginCatalog catalog) =>
-        TypedResults.Ok(catalog.All.Select(p => new PluginResponse(p.Name, p.Metadata)).ToList());
+        TypedResults.Ok(catalog.All.Select(p => new PluginResponse(p.Name, p.Metadata.ToDescription())).ToList());
 
     /// <summary>
     /// Totals over the open connections, and one page of them, oldest first. Session ids are never listed (they would

@@ -7,6 +7,8 @@ using MediatR;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Application.Execution;
 
 /// <summary>
@@ -101,7 +103,7 @@ internal sealed partial class OutcomeReporter(
         foreach (var warning in warnings)
         {
             inspector.RecordWarning(run.Name);
-            await events.PublishAsync(new PluginWarned(jobId, run.Name, warning.Message, warning.Severity, frameId)).ConfigureAwait(false);
+            await events.PublishAsync(new PluginWarned(jobId, run.Name, warning.Message, warning.Severity.ToDomain(), frameId)).ConfigureAwait(false);
         }
     }
 

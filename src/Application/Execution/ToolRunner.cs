@@ -7,6 +7,8 @@ using CleanRealtime.Domain.Jobs;
 using CleanRealtime.Domain.Realtime;
 using Microsoft.Extensions.Logging;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Application.Execution;
 
 /// <summary>
@@ -121,7 +123,7 @@ internal sealed partial class ToolRunner(
             {
                 var plugin = catalog.Get(name);
                 InspectorService.Inspect(plugin);
-                pipelines.OpenLanes(run, plugin, new PluginSessionOptions(job.DeviceUsed.ToWire(), source.Fps, source.FrameCount));
+                pipelines.OpenLanes(run, plugin, new PluginSessionOptions { JobId = job.Id, Device = job.DeviceUsed.ToWire(), Fps = source.Fps, FrameCount = source.FrameCount });
                 run.Active = true;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)

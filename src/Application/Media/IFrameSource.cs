@@ -1,3 +1,5 @@
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Application.Media;
 
 /// <summary>An opened frame source; frames are decoded once, in order.</summary>

@@ -1,4 +1,4 @@
-using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Plugins;
 

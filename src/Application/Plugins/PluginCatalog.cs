@@ -1,3 +1,5 @@
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Application.Plugins;
 
 /// <summary>The registered plugins, by name, in registration order.</summary>

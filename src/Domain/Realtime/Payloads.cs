@@ -12,7 +12,7 @@ public abstract record RealtimePayload
 }
 
 /// <summary>What a plugin says about itself: the <c>metadata</c> message, and <c>GET /v1/plugins</c>.</summary>
-public sealed record PluginMetadata(
+public sealed record PluginDescription(
     string Version,
     string Model,
     IReadOnlyList<int?> InputShape,
@@ -20,7 +20,7 @@ public sealed record PluginMetadata(
     double ConfidenceDefault,
     IReadOnlyList<string> Capabilities);
 
-public sealed record MetadataPayload(string Plugin, PluginMetadata Metadata) : RealtimePayload
+public sealed record MetadataPayload(string Plugin, PluginDescription Metadata) : RealtimePayload
 {
     public override MessageType Type => MessageType.Metadata;
     public override Guid? RoutingJobId => null;

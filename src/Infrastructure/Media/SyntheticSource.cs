@@ -5,6 +5,8 @@ using System.Runtime.CompilerServices;
 using CleanRealtime.Application.Media;
 using OpenCvSharp;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Infrastructure.Media;
 
 /// <summary>The parameters of a <c>synthetic:pitch?frames=&amp;fps=&amp;width=&amp;height=&amp;seed=</c> source.</summary>

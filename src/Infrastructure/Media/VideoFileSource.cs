@@ -2,6 +2,8 @@ using System.Globalization;
 using CleanRealtime.Application.Media;
 using OpenCvSharp;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.Infrastructure.Media;
 
 /// <summary>

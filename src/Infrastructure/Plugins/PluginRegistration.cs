@@ -1,4 +1,5 @@
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.BuiltIn;
+using CleanRealtime.Plugins.Sdk;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CleanRealtime.Infrastructure.Plugins;

@@ -10,22 +10,13 @@ using Xunit.Abstractions;
 namespace CleanRealtime.UnitTests.Architecture;
 
 /// <summary>
-/// Application's public surface stays small: requests and their answers, events, ports, options, the plugin contract,
+/// Application's public surface stays small: requests and their answers, events, ports, options (the plugin contract is the SDK's, src/Plugins.Sdk),
 /// and the few services Api and Infrastructure name. Handlers, validators and the rest are internal; MediatR and
 /// FluentValidation still find them.
 /// </summary>
 public sealed class ApplicationSurfaceTests(ITestOutputHelper output)
 {
     private static readonly Assembly Application = typeof(DependencyInjection).Assembly;
-
-    /// <summary>
-    /// The plugin contract (API.md §7): what a plugin implements, is handed and returns. Interfaces here are no ports.
-    /// </summary>
-    private static readonly HashSet<string> PluginContract =
-    [
-        "IFramePlugin", "IPluginSession", "PluginConcurrency", "PluginFrameContext", "PluginSessionOptions", "PluginWarning",
-        "VideoFrame",
-    ];
 
     /// <summary>
     /// Application services that Api or Infrastructure name (in a constructor, a hosted service, an endpoint), so they
@@ -38,6 +29,7 @@ public sealed class ApplicationSurfaceTests(ITestOutputHelper output)
         "JobCheckpointer",          // Infrastructure: JobCheckpointService runs it
         "LiveJobs",                 // Infrastructure: the queues and the lease service cancel running jobs
         "PluginCatalog",            // Api: GET /v1/plugins
+        "PluginMetadataExtensions", // Api: GET /v1/plugins describes each plugin's metadata as the metadata message does
         "EventLogHealth",           // Api and Infrastructure: the health check and /metrics read JobEventWriter.Health
         "JobEventWriter",           // Infrastructure runs it; Api's health check and the bench use it
         "JobHistory",               // Api: the realtime endpoints replay from it
@@ -50,7 +42,7 @@ public sealed class ApplicationSurfaceTests(ITestOutputHelper output)
     ];
 
     [Fact]
-    public void ExportedTypes_AreRequestsEventsPortsOptionsPluginContractOrNamedUses_AndNoHandlerOrValidator()
+    public void ExportedTypes_AreRequestsEventsPortsOptionsOrNamedUses_AndNoHandlerOrValidator()
     {
         var exported = Application.GetExportedTypes();
         var byCategory = exported.GroupBy(Categorize).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
@@ -111,7 +103,6 @@ public sealed class ApplicationSurfaceTests(ITestOutputHelper output)
         _ when IsPipelineBehaviour(type) => "pipeline behaviour (must be internal)",
         _ when ResponseOf(type) is not null => "request",
         _ when typeof(INotification).IsAssignableFrom(type) => "event",
-        _ when PluginContract.Contains(type.Name) => "plugin contract",
         { IsInterface: true } => "port",
         _ when typeof(Exception).IsAssignableFrom(type) => "exception (mapped to a problem by Api)",
         _ when type.Name.EndsWith("Options", StringComparison.Ordinal) => "options (bound from configuration)",
@@ -150,13 +141,13 @@ public sealed class ApplicationSurfaceTests(ITestOutputHelper output)
         type.GetMethod("PrintMembers", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public) is { } print
         && print.GetCustomAttribute<CompilerGeneratedAttribute>() is not null;
 
-    /// <summary>AddApplication with every port (an exported interface outside the plugin contract) a substitute.</summary>
+    /// <summary>AddApplication with every port (an exported interface) a substitute.</summary>
     private static ServiceCollection ApplicationServices()
     {
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddApplication();
-        foreach (var port in Application.GetExportedTypes().Where(t => t.IsInterface && !PluginContract.Contains(t.Name)))
+        foreach (var port in Application.GetExportedTypes().Where(t => t.IsInterface))
         {
             if (!services.Any(d => d.ServiceType == port))
             {

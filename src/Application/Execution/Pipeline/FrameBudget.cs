@@ -1,4 +1,5 @@
-using CleanRealtime.Application.Media;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Execution.Pipeline;
 

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Threading.Channels;
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
 using Microsoft.Extensions.Logging;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Execution.Pipeline;
 

@@ -1,6 +1,7 @@
-using CleanRealtime.Application.Plugins;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Execution.Pipeline;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Execution.Pipeline;
 

@@ -1,5 +1,6 @@
-using CleanRealtime.Application.Plugins;
 using System.Threading.Channels;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.Application.Execution.Pipeline;
 

@@ -20,7 +20,7 @@ internal static class TestPayloads
         new(error, "ocr", jobId, Details: new ErrorDetails(ErrorCodes.PluginCrash, error));
 
     public static MetadataPayload Metadata(string plugin) =>
-        new(plugin, new PluginMetadata("1.0.0", "tiny", [null, 3], "boxes", 0.5, ["detect"]));
+        new(plugin, new PluginDescription("1.0.0", "tiny", [null, 3], "boxes", 0.5, ["detect"]));
 
     public static JsonElement Json(string text)
     {

@@ -19,6 +19,8 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.UnitTests.Application.Execution;
 
 /// <summary>
@@ -343,7 +345,7 @@ internal sealed class TestPlugin(string name, Func<VideoFrame, PluginFrameContex
     public static TestPlugin Echo(string name) => new(name, (frame, _) => new EchoResult(frame.Index, frame.Image.Width));
 
     /// <summary>Returns its result and raises <paramref name="message"/> on every frame.</summary>
-    public static TestPlugin Warning(string name, string message, WarningSeverity severity = WarningSeverity.High) =>
+    public static TestPlugin Warning(string name, string message, CleanRealtime.Plugins.Sdk.WarningSeverity severity = CleanRealtime.Plugins.Sdk.WarningSeverity.High) =>
         new(name, (frame, context) =>
         {
             context.Warn(message, severity);

@@ -4,7 +4,6 @@ using System.Text.Json;
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Jobs;
@@ -16,6 +15,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
+
+using CleanRealtime.Plugins.Sdk;
+using Sdk = CleanRealtime.Plugins.Sdk;
+using WarningSeverity = CleanRealtime.Domain.Realtime.WarningSeverity;
 
 namespace CleanRealtime.UnitTests.Application.Execution;
 
@@ -48,7 +51,7 @@ public sealed class ToolRunnerTests
         h.Sources.Received(1).Open(h.Job.Source);
         Assert.Equal(1, echo.SessionsOpened);
         Assert.Equal(1, echo.SessionsDisposed);
-        Assert.Equal(new PluginSessionOptions("cpu", 0, 3), echo.LastOptions);
+        Assert.Equal(new PluginSessionOptions { JobId = h.Job.Id, Fps = 0, FrameCount = 3 }, echo.LastOptions);
         await h.Repository.Received().SaveAsync(Arg.Is<JobMemento>(m => m.Status == JobStatus.Completed && m.Frames.Count == 3), Arg.Any<CancellationToken>());
     }
 
@@ -192,7 +195,7 @@ public sealed class ToolRunnerTests
     [Fact]
     public async Task ToolRunnerEmitsWarning()
     {
-        using var h = RunnerHarness.Create([TestPlugin.Warning("warner", "low light", WarningSeverity.Low), TestPlugin.Echo("echo")], frames: 2);
+        using var h = RunnerHarness.Create([TestPlugin.Warning("warner", "low light", Sdk.WarningSeverity.Low), TestPlugin.Echo("echo")], frames: 2);
 
         await h.RunAsync();
 
@@ -318,7 +321,7 @@ public sealed class ToolRunnerTests
     {
         var plugin = new TestPlugin("fragile", (frame, context) =>
         {
-            context.Warn("lens cracked", WarningSeverity.High);
+            context.Warn("lens cracked", Sdk.WarningSeverity.High);
             throw new InvalidOperationException("gave up");
         });
         using var h = RunnerHarness.Create([TestPlugin.Echo("echo"), plugin], frames: 2);
@@ -706,7 +709,7 @@ public sealed class ToolRunnerTests
         }) { Concurrency = PluginConcurrency.Parallel };
         var warner = new TestPlugin("warner", (frame, context) =>
         {
-            context.Warn($"look at {frame.Index}", WarningSeverity.Low);
+            context.Warn($"look at {frame.Index}", Sdk.WarningSeverity.Low);
             return new EchoResult(frame.Index, frame.Image.Width);
         }) { Concurrency = PluginConcurrency.Parallel };
         var broadcaster = Substitute.For<IRealtimeBroadcaster>();
@@ -733,7 +736,7 @@ public sealed class ToolRunnerTests
         var crasher = new TestPlugin("crasher", (frame, context) =>
         {
             analysed.Enqueue(frame.Index);
-            context.Warn($"seen {frame.Index}", WarningSeverity.Low);
+            context.Warn($"seen {frame.Index}", Sdk.WarningSeverity.Low);
             if (frame.Index == 3)
             {
                 // Slow to fail, so that the other lanes analyse later frames meanwhile.

@@ -11,6 +11,8 @@ using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using NSubstitute;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.UnitTests.Application.Jobs;
 
 public sealed class CreateJobValidatorTests

@@ -5,10 +5,14 @@ using CleanRealtime.Domain.Jobs;
 using CleanRealtime.UnitTests.Application.Execution;
 using CleanRealtime.Application.Realtime.Validation;
 using CleanRealtime.Domain.Realtime;
-using CleanRealtime.Infrastructure.Plugins;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.UnitTests.Application.TestDoubles;
 using Microsoft.Extensions.Time.Testing;
+
+using CleanRealtime.Plugins.BuiltIn;
+using CleanRealtime.Plugins.Sdk;
+using Sdk = CleanRealtime.Plugins.Sdk;
+using WarningSeverity = CleanRealtime.Domain.Realtime.WarningSeverity;
 
 namespace CleanRealtime.UnitTests.Application.Plugins;
 
@@ -266,14 +270,14 @@ public sealed class InspectorServiceTests
     {
         var quality = new TestPlugin("frame_quality", (frame, context) =>
         {
-            context.Warn(frame.Index == 1 ? "blurry" : "dark", frame.Index == 1 ? WarningSeverity.Medium : WarningSeverity.High);
+            context.Warn(frame.Index == 1 ? "blurry" : "dark", frame.Index == 1 ? Sdk.WarningSeverity.Medium : Sdk.WarningSeverity.High);
             return new EchoResult(frame.Index, frame.Image.Width);
         });
         var ball = new TestPlugin("ball_detection", (frame, context) =>
         {
             if (frame.Index == 1)
             {
-                context.Warn("no ball", WarningSeverity.Low);
+                context.Warn("no ball", Sdk.WarningSeverity.Low);
             }
 
             return new EchoResult(frame.Index, frame.Image.Width);
@@ -294,8 +298,8 @@ public sealed class InspectorServiceTests
     {
         var twice = new TestPlugin("frame_quality", (frame, context) =>
         {
-            context.Warn("blurry", WarningSeverity.Medium);
-            context.Warn("blurry", WarningSeverity.Medium);
+            context.Warn("blurry", Sdk.WarningSeverity.Medium);
+            context.Warn("blurry", Sdk.WarningSeverity.Medium);
             return new EchoResult(frame.Index, frame.Image.Width);
         });
         using var h = RunnerHarness.Create([twice], frames: 1);

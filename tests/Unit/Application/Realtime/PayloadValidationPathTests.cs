@@ -23,7 +23,7 @@ public sealed class PayloadValidationPathTests
         new PingPayload(0),
         new PongPayload("t"),
         new PartialResultPayload("p", Data, Partial: false),
-        new MetadataPayload("p", new PluginMetadata("1", "m", [null, null, 3], "f", 2, [])),
+        new MetadataPayload("p", new PluginDescription("1", "m", [null, null, 3], "f", 2, [])),
     ];
 
     [Theory]

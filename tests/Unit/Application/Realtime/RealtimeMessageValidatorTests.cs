@@ -430,7 +430,7 @@ public sealed partial class RealtimeMessageValidatorTests
     {
         RealtimePayload[] payloads =
         [
-            new MetadataPayload("ball_detection", new PluginMetadata("1.0.0", "hough", [null, null, 3], "{ balls }", 0.5, ["cpu"])),
+            new MetadataPayload("ball_detection", new PluginDescription("1.0.0", "hough", [null, null, 3], "{ balls }", 0.5, ["cpu"])),
             new ProgressPayload(JobId, 1),
             Frame(),
             new PartialResultPayload("ball_detection", BallData, true, JobId),

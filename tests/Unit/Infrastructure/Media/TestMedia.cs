@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using CleanRealtime.Application.Media;
 using OpenCvSharp;
 
+using CleanRealtime.Plugins.Sdk;
+
 namespace CleanRealtime.UnitTests.Infrastructure.Media;
 
 /// <summary>Writes small media files with known content into a test's temp folder.</summary>

@@ -1,4 +1,5 @@
 using CleanRealtime.Application.Media;
+using CleanRealtime.Plugins.Sdk;
 using CleanRealtime.Infrastructure.Media;
 using OpenCvSharp;
 

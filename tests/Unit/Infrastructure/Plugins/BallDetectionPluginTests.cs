@@ -1,6 +1,7 @@
 using CleanRealtime.Infrastructure.Media;
-using CleanRealtime.Infrastructure.Plugins;
 using OpenCvSharp;
+
+using CleanRealtime.Plugins.BuiltIn;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Plugins;
 

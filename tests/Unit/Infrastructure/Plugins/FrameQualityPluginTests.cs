@@ -1,7 +1,8 @@
-using CleanRealtime.Domain.Realtime;
 using CleanRealtime.Infrastructure.Media;
-using CleanRealtime.Infrastructure.Plugins;
 using OpenCvSharp;
+
+using CleanRealtime.Plugins.BuiltIn;
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Plugins;
 

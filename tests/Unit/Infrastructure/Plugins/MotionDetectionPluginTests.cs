@@ -1,5 +1,6 @@
-using CleanRealtime.Infrastructure.Plugins;
 using OpenCvSharp;
+
+using CleanRealtime.Plugins.BuiltIn;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Plugins;
 

@@ -1,5 +1,6 @@
 using CleanRealtime.Infrastructure.Media;
-using CleanRealtime.Infrastructure.Plugins;
+
+using CleanRealtime.Plugins.BuiltIn;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Plugins;
 

@@ -1,5 +1,4 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using CleanRealtime.Infrastructure.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 using OpenCvSharp;
@@ -46,7 +45,7 @@ public sealed class PluginRegistrationTests
 
         foreach (var plugin in provider.GetServices<IFramePlugin>())
         {
-            using var session = plugin.OpenSession(new PluginSessionOptions("cpu", 30, 2));
+            using var session = plugin.OpenSession(new PluginSessionOptions { Fps = 30, FrameCount = 2 });
             for (var index = 1; index <= 2; index++)
             {
                 using var frame = new VideoFrame(index, index * 33.3, new Mat(height, width, MatType.CV_8UC3, new Scalar(50, 135 + index, 55)));

@@ -1,6 +1,6 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
 using OpenCvSharp;
+
+using CleanRealtime.Plugins.Sdk;
 
 namespace CleanRealtime.UnitTests.Infrastructure.Plugins;
 
@@ -9,7 +9,7 @@ internal static class PluginTestFrames
 {
     public static readonly Scalar Grass = new(52, 138, 56);
 
-    public static PluginSessionOptions Options { get; } = new("cpu", 30, null);
+    public static PluginSessionOptions Options { get; } = new() { Fps = 30 };
 
     public static Mat Uniform(Scalar colour, int width = 640, int height = 360) =>
         new(height, width, MatType.CV_8UC3, colour);

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using CleanRealtime.Application.Execution;
 using CleanRealtime.Application.Execution.Pipeline;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -127,7 +127,7 @@ public sealed class FramePipelineTests
         var runs = plugins.Select((plugin, slot) => new PluginRun(plugin.Name, slot) { Active = true }).ToList();
         for (var i = 0; i < plugins.Count; i++)
         {
-            pipelines.OpenLanes(runs[i], plugins[i], new PluginSessionOptions("cpu", 0, count));
+            pipelines.OpenLanes(runs[i], plugins[i], new PluginSessionOptions { FrameCount = count });
         }
 
         using var source = new FakeFrameSource(count);

@@ -1,9 +1,7 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using OpenCvSharp;
-using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Plugins;
+namespace CleanRealtime.Plugins.BuiltIn;
 
 /// <summary>
 /// Finds a white ball: Hough circle transform (HOUGH_GRADIENT_ALT) on the blurred grey image, each circle then

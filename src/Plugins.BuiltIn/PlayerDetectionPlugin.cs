@@ -1,9 +1,7 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using OpenCvSharp;
-using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Plugins;
+namespace CleanRealtime.Plugins.BuiltIn;
 
 /// <summary>Finds upright people with OpenCV's HOG descriptor and its default linear-SVM people detector.</summary>
 internal sealed class PlayerDetectionPlugin : IFramePlugin

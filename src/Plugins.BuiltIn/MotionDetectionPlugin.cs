@@ -1,9 +1,7 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
+using CleanRealtime.Plugins.Sdk;
 using OpenCvSharp;
-using CleanRealtime.Domain.Realtime;
 
-namespace CleanRealtime.Infrastructure.Plugins;
+namespace CleanRealtime.Plugins.BuiltIn;
 
 /// <summary>
 /// Measures what moves: a per-job MOG2 background model, its foreground mask cleaned with a morphological

@@ -1,9 +1,7 @@
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
-using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Plugins.Sdk;
 using OpenCvSharp;
 
-namespace CleanRealtime.Infrastructure.Plugins;
+namespace CleanRealtime.Plugins.BuiltIn;
 
 /// <summary>
 /// Segments the grass: an HSV green mask closed over the white markings, its share of the frame, and the corners

@@ -1,10 +1,8 @@
 using System.Globalization;
-using CleanRealtime.Application.Media;
-using CleanRealtime.Application.Plugins;
-using CleanRealtime.Domain.Realtime;
+using CleanRealtime.Plugins.Sdk;
 using OpenCvSharp;
 
-namespace CleanRealtime.Infrastructure.Plugins;
+namespace CleanRealtime.Plugins.BuiltIn;
 
 /// <summary>
 /// Rates each frame: sharpness as the variance of the Laplacian, exposure as the mean luminance and the shares of
