@@ -1,5 +1,6 @@
 using CleanRealtime.Application.Common;
 using CleanRealtime.Application.Execution;
+using CleanRealtime.Application.Plugins;
 using CleanRealtime.Application.Realtime;
 using CleanRealtime.Infrastructure.Events;
 using CleanRealtime.Infrastructure.Execution;
@@ -34,6 +35,7 @@ public static class DependencyInjection
 
         services.Configure<JobsOptions>(configuration.GetSection("Jobs"));
         services.Configure<ReadsOptions>(configuration.GetSection("Reads"));
+        services.Configure<PluginsOptions>(configuration.GetSection("Plugins"));
         services.AddSingleton(NodeIdentity.From(configuration["Node:Id"]));
         if (shared)
         {
